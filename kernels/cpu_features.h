@@ -1,0 +1,17 @@
+// What this CPU (and its OS) can run, detected once. Used by kernels/dispatch.cpp to
+// pick a KernelTable and by tools that print the machine they ran on.
+#pragma once
+
+namespace ember {
+
+struct CpuFeatures {
+    bool avx2 = false;     // x86: AVX2, and the OS saves YMM state (XCR0), so it will not fault
+    bool fma = false;      // x86: FMA3 (same OS check)
+    bool f16c = false;     // x86: F16C half <-> float conversion (same OS check)
+    bool neon = false;     // aarch64: Advanced SIMD (ASIMD)
+    bool dotprod = false;  // aarch64: SDOT/UDOT (ASIMDDP)
+};
+
+const CpuFeatures& cpu_features();
+
+}  // namespace ember

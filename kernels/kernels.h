@@ -1,0 +1,74 @@
+// The kernel interface: every numeric op the model graphs use, as a table of function
+// pointers chosen once at runtime for the CPU (see kernels/dispatch.cpp).
+//
+// kernels/ knows nothing about models: it sees matrices, vectors and paged K/V blocks.
+// Kernels never throw and never allocate; callers pass scratch space. No SIMD types or
+// ISA macros appear in this header.
+#pragma once
+#include <cstdint>
+#include <string_view>
+
+#include "dtype.h"
+
+namespace ember {
+
+// A row-major weight matrix [rows, cols] in any weight dtype. For block dtypes each row
+// is dtype_row_bytes(dtype, cols) bytes (zero-padded last block).
+struct MatrixView {
+    DType dtype = DType::F32;
+    int64_t rows = 0;
+    int64_t cols = 0;
+    const void* data = nullptr;
+    int64_t row_bytes = 0;  // bytes between consecutive rows
+};
+
+// K and V of one (layer, kv_head) pair, stored in fixed-size blocks of a pool.
+// Token t of a sequence lives in pool block block_table[t / block_tokens], at row
+// (t % block_tokens) of that block:
+//   K[t] = k + block_table[t / block_tokens] * block_stride + (t % block_tokens) * head_dim
+// (same for V). Element type f32.
+struct PagedKvHead {
+    const float* k = nullptr;
+    const float* v = nullptr;
+    const int32_t* block_table = nullptr;
+    int64_t block_stride = 0;  // floats between the same (layer, head) slot of consecutive pool blocks
+    int block_tokens = 0;      // tokens per pool block
+};
+
+struct KernelTable {
+    const char* isa_name;  // "generic", "avx2", "neon", ...
+
+    // y[t, r] = sum_c W[r, c] * x[t, c] for t < n_tokens.
+    // x: [n_tokens, w.cols] f32, y: [n_tokens, w.rows] f32 (no aliasing).
+    void (*matmul)(const MatrixView& w, const float* x, float* y, int64_t n_tokens);
+
+    // out[i] = x[i] / sqrt(mean(x^2) + eps) * weight[i], i < n. out may alias x.
+    void (*rmsnorm)(const float* x, const float* weight, float* out, int64_t n, float eps);
+
+    // HF rotate_half RoPE on n_heads consecutive vectors of head_dim in place:
+    //   v[i]      = v[i] * cos[i] - v[i+h] * sin[i]
+    //   v[i+h]    = v[i+h] * cos[i] + v[i] * sin[i]        (h = head_dim / 2, i < h)
+    // cos, sin: [head_dim / 2] for this position (scaling already folded in).
+    void (*rope)(float* vec, int n_heads, int head_dim, const float* cos, const float* sin);
+
+    // In-place numerically stable softmax over n values.
+    void (*softmax)(float* x, int64_t n);
+
+    // out[i] = silu(gate[i]) * up[i]; out may alias gate or up.
+    void (*silu_mul)(const float* gate, const float* up, float* out, int64_t n);
+
+    // One query head against the first n_ctx tokens of a paged K/V head:
+    //   out[head_dim] = softmax(q . K[t] * scale for t < n_ctx) @ V
+    // scratch: [n_ctx] floats.
+    void (*attention)(const float* q, const PagedKvHead& kv, int64_t n_ctx, int head_dim, float scale,
+                      float* scratch, float* out);
+};
+
+// The scalar reference table: always built, the test oracle and the fallback.
+const KernelTable& reference_kernels();
+
+// The table chosen for this CPU, once. EMBER_ISA=generic|avx2|neon forces a choice
+// (an ISA this CPU or build lacks is an error printed to stderr, then generic is used).
+const KernelTable& kernels();
+
+}  // namespace ember

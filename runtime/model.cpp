@@ -1,0 +1,159 @@
+// Model::load: from a mapped .ember file to validated weight views.
+#include "runtime/model.h"
+
+#include <algorithm>
+
+#include "kernels/half.h"
+#include "kernels/quant.h"
+
+namespace ember {
+namespace {
+
+std::string shape_str(const std::vector<int64_t>& s) {
+    std::string out = "[";
+    for (size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
+    return out + "]";
+}
+
+// Looks up a tensor the config requires and checks its shape and dtype.
+class TensorBinder {
+public:
+    TensorBinder(const ModelFile& f, const ModelConfig& c) : file_(f) {
+        for (auto& e : expected_tensors(c)) expected_[e.name] = e;
+    }
+
+    MatrixView matrix(const std::string& name) const {
+        const TensorInfo& t = checked(name, true);
+        MatrixView m;
+        m.dtype = t.dtype;
+        m.rows = t.shape[0];
+        m.cols = t.shape[1];
+        m.data = t.data;
+        m.row_bytes = dtype_row_bytes(t.dtype, m.cols);
+        return m;
+    }
+
+    const float* vector(const std::string& name) const {
+        return reinterpret_cast<const float*>(checked(name, false).data);
+    }
+
+private:
+    const TensorInfo& checked(const std::string& name, bool is_matrix) const {
+        const TensorInfo& t = file_.tensor(name);  // throws if missing
+        const ExpectedTensor& e = expected_.at(name);
+        auto where = [&] {
+            return file_.path().string() + ": tensor '" + name + "' at offset " + std::to_string(t.offset);
+        };
+        if (t.shape != e.shape)
+            throw ModelFileError(where() + " has shape " + shape_str(t.shape) + " but the config needs " +
+                                 shape_str(e.shape));
+        bool ok = is_matrix ? t.dtype != DType::U8 : t.dtype == DType::F32;
+        if (!ok)
+            throw ModelFileError(where() + " has dtype " + std::string(dtype_name(t.dtype)) + ", which is not allowed here (" +
+                                 (is_matrix ? "matrices: f32, f16, bf16, q8, q4" : "vectors: f32") + ")");
+        return t;
+    }
+
+    const ModelFile& file_;
+    std::map<std::string, ExpectedTensor> expected_;
+};
+
+TokenizerInfo read_tokenizer_info(const nlohmann::json& h, const ModelConfig& c) {
+    TokenizerInfo info;
+    info.bos_token_id = c.bos_token_id;
+    info.eos_token_ids = c.eos_token_ids;
+    if (!h.contains("tokenizer") || !h["tokenizer"].is_object()) return info;
+    const auto& t = h["tokenizer"];
+    info.kind = t.value("kind", "none");
+    info.add_bos = t.value("add_bos", false);
+    if (t.contains("bos_token_id") && t["bos_token_id"].is_number_integer()) info.bos_token_id = t["bos_token_id"];
+    if (t.contains("eos_token_ids") && t["eos_token_ids"].is_array() && !t["eos_token_ids"].empty())
+        info.eos_token_ids = t["eos_token_ids"].get<std::vector<int64_t>>();
+    if (t.contains("chat_template") && t["chat_template"].is_string()) info.chat_template = t["chat_template"];
+    return info;
+}
+
+}  // namespace
+
+std::unique_ptr<Model> Model::load(const std::filesystem::path& path) {
+    auto model = std::make_unique<Model>();
+    model->file_ = ModelFile::open(path);
+    const ModelFile& f = *model->file_;
+    const auto& h = f.header();
+    if (!h.contains("config")) throw ModelFileError(path.string() + ": header has no \"config\" object");
+    try {
+        model->config_ = config_from_json(h["config"]);
+        model->config_.validate();
+    } catch (const std::runtime_error& e) {
+        throw ModelFileError(path.string() + ": " + e.what());
+    }
+    const ModelConfig& c = model->config_;
+
+    TensorBinder bind(f, c);
+    ModelWeights& w = model->weights_;
+    w.embed = bind.matrix("model.embed_tokens.weight");
+    w.layers.resize(size_t(c.n_layers));
+    for (int64_t l = 0; l < c.n_layers; ++l) {
+        const std::string p = "model.layers." + std::to_string(l) + ".";
+        LayerWeights& L = w.layers[size_t(l)];
+        L.attn_norm = bind.vector(p + "input_layernorm.weight");
+        L.q_proj = bind.matrix(p + "self_attn.q_proj.weight");
+        L.k_proj = bind.matrix(p + "self_attn.k_proj.weight");
+        L.v_proj = bind.matrix(p + "self_attn.v_proj.weight");
+        if (c.qkv_bias) {
+            L.q_bias = bind.vector(p + "self_attn.q_proj.bias");
+            L.k_bias = bind.vector(p + "self_attn.k_proj.bias");
+            L.v_bias = bind.vector(p + "self_attn.v_proj.bias");
+        }
+        L.o_proj = bind.matrix(p + "self_attn.o_proj.weight");
+        L.ffn_norm = bind.vector(p + "post_attention_layernorm.weight");
+        L.gate_proj = bind.matrix(p + "mlp.gate_proj.weight");
+        L.up_proj = bind.matrix(p + "mlp.up_proj.weight");
+        L.down_proj = bind.matrix(p + "mlp.down_proj.weight");
+    }
+    w.final_norm = bind.vector("model.norm.weight");
+    w.lm_head = c.tie_embeddings ? w.embed : bind.matrix("lm_head.weight");
+
+    model->tokenizer_info_ = read_tokenizer_info(h, c);
+    TokenizerInfo& ti = model->tokenizer_info_;
+    if (ti.kind == "sentencepiece") {
+        const TensorInfo& blob = f.tensor("tokenizer.model");
+        try {
+            model->tokenizer_ = make_sentencepiece_tokenizer(
+                std::string_view(reinterpret_cast<const char*>(blob.data), blob.size));
+        } catch (const TokenizerError& e) {
+            throw ModelFileError(path.string() + ": tensor 'tokenizer.model' at offset " + std::to_string(blob.offset) +
+                                 ": " + e.what());
+        }
+    }
+    // "bpe" tokenizers are loaded once the byte-level BPE tokenizer exists; until then
+    // such models accept --tokens only.
+    return model;
+}
+
+bool Model::is_eos(int32_t id) const {
+    const auto& e = tokenizer_info_.eos_token_ids;
+    return std::find(e.begin(), e.end(), int64_t(id)) != e.end();
+}
+
+void matrix_row_to_f32(const MatrixView& m, int64_t row, float* out) {
+    const uint8_t* p = static_cast<const uint8_t*>(m.data) + row * m.row_bytes;
+    switch (m.dtype) {
+        case DType::F32: std::copy_n(reinterpret_cast<const float*>(p), m.cols, out); break;
+        case DType::F16: {
+            auto* h = reinterpret_cast<const uint16_t*>(p);
+            for (int64_t i = 0; i < m.cols; ++i) out[i] = f16_to_f32(h[i]);
+            break;
+        }
+        case DType::BF16: {
+            auto* h = reinterpret_cast<const uint16_t*>(p);
+            for (int64_t i = 0; i < m.cols; ++i) out[i] = bf16_to_f32(h[i]);
+            break;
+        }
+        case DType::Q8: dequantize_row_q8_ref(reinterpret_cast<const BlockQ8*>(p), out, m.cols); break;
+        case DType::Q4: dequantize_row_q4_ref(reinterpret_cast<const BlockQ4*>(p), out, m.cols); break;
+        case DType::U8: std::fill_n(out, m.cols, 0.0f); break;  // rejected at load; never reached
+    }
+}
+
+}  // namespace ember

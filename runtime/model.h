@@ -1,0 +1,74 @@
+// A loaded model: the mapped .ember file, its config, tokenizer, and views of every weight.
+#pragma once
+#include <filesystem>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "kernels/kernels.h"
+#include "runtime/model_config.h"
+#include "runtime/model_file.h"
+#include "tokenizer/tokenizer.h"
+
+namespace ember {
+
+// Weights of one decoder layer. Matrices are [out_features, in_features] (HF Linear layout).
+struct LayerWeights {
+    const float* attn_norm = nullptr;  // [hidden]
+    MatrixView q_proj;                 // [n_heads * head_dim, hidden]
+    MatrixView k_proj;                 // [n_kv_heads * head_dim, hidden]
+    MatrixView v_proj;                 // [n_kv_heads * head_dim, hidden]
+    const float* q_bias = nullptr;     // [n_heads * head_dim]     (qkv_bias only)
+    const float* k_bias = nullptr;     // [n_kv_heads * head_dim]  (qkv_bias only)
+    const float* v_bias = nullptr;     // [n_kv_heads * head_dim]  (qkv_bias only)
+    MatrixView o_proj;                 // [hidden, n_heads * head_dim]
+    const float* ffn_norm = nullptr;   // [hidden]
+    MatrixView gate_proj;              // [intermediate, hidden]
+    MatrixView up_proj;                // [intermediate, hidden]
+    MatrixView down_proj;              // [hidden, intermediate]
+};
+
+struct ModelWeights {
+    MatrixView embed;                  // [vocab, hidden]
+    std::vector<LayerWeights> layers;  // [n_layers]
+    const float* final_norm = nullptr; // [hidden]
+    MatrixView lm_head;                // [vocab, hidden] (the embedding itself when tied)
+};
+
+// What the header says about the tokenizer and chat (see docs/format.md).
+struct TokenizerInfo {
+    std::string kind = "none";  // "sentencepiece", "bpe", "none"
+    bool add_bos = false;
+    int64_t bos_token_id = -1;
+    std::vector<int64_t> eos_token_ids;
+    std::string chat_template;  // empty when the model has none
+};
+
+class Model {
+public:
+    // Maps and validates the file: header config, every expected tensor present with the
+    // config's shape and a usable dtype. Throws ModelFileError naming file, tensor, offset.
+    static std::unique_ptr<Model> load(const std::filesystem::path& path);
+
+    const ModelConfig& config() const { return config_; }
+    const ModelWeights& weights() const { return weights_; }
+    const ModelFile& file() const { return *file_; }
+    const nlohmann::json& header() const { return file_->header(); }
+    const TokenizerInfo& tokenizer_info() const { return tokenizer_info_; }
+    // nullptr when the file embeds no usable tokenizer (then only --tokens works).
+    const Tokenizer* tokenizer() const { return tokenizer_.get(); }
+    bool is_eos(int32_t id) const;
+
+private:
+    std::unique_ptr<ModelFile> file_;
+    ModelConfig config_;
+    ModelWeights weights_;
+    TokenizerInfo tokenizer_info_;
+    std::unique_ptr<Tokenizer> tokenizer_;
+};
+
+// Row `row` of a weight matrix as floats (embedding lookup): out[cols].
+void matrix_row_to_f32(const MatrixView& m, int64_t row, float* out);
+
+}  // namespace ember

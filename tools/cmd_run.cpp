@@ -1,0 +1,180 @@
+// `ember run MODEL -p TEXT | --tokens IDS`: generate and stream text (or ids / logits).
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "runtime/generate.h"
+#include "runtime/threads.h"
+#include "tools/commands.h"
+
+namespace ember::cli {
+namespace {
+
+struct RunFlags {
+    std::string model, prompt, prompt_file, tokens;
+    int64_t n_predict = 256;
+    int64_t ctx = 0;
+    int threads = 0;
+    bool print_logits = false, print_ids = false, ignore_eos = false;
+    SamplingParams sampling;
+};
+
+std::vector<int32_t> parse_ids(const std::string& s) {
+    std::vector<int32_t> ids;
+    std::stringstream ss(s);
+    std::string item;
+    while (std::getline(ss, item, ',')) {
+        size_t used = 0;
+        long long v = 0;
+        try {
+            v = std::stoll(item, &used);
+        } catch (const std::exception&) {
+            used = 0;
+        }
+        while (used < item.size() && std::isspace(static_cast<unsigned char>(item[used]))) ++used;
+        if (used == 0 || used != item.size() || v < 0 || v > INT32_MAX)
+            throw std::invalid_argument("--tokens: '" + item + "' is not a token id (expected e.g. --tokens 1,2,3)");
+        ids.push_back(int32_t(v));
+    }
+    if (ids.empty()) throw std::invalid_argument("--tokens: no ids given");
+    return ids;
+}
+
+std::vector<int32_t> prompt_ids(const Model& model, const RunFlags& f) {
+    if (!f.tokens.empty()) return parse_ids(f.tokens);
+    std::string text = f.prompt;
+    if (!f.prompt_file.empty()) {
+        std::ifstream in(f.prompt_file, std::ios::binary);
+        if (!in) throw std::runtime_error("cannot read prompt file " + f.prompt_file);
+        text.assign(std::istreambuf_iterator<char>(in), {});
+    }
+    const Tokenizer* tok = model.tokenizer();
+    if (!tok)
+        throw std::runtime_error(model.file().path().string() + " has no tokenizer Ember can use yet (kind '" +
+                                 model.tokenizer_info().kind + "'); pass token ids with --tokens");
+    std::vector<int32_t> ids;
+    if (model.tokenizer_info().add_bos && model.tokenizer_info().bos_token_id >= 0)
+        ids.push_back(int32_t(model.tokenizer_info().bos_token_id));
+    auto body = tok->encode(text);
+    ids.insert(ids.end(), body.begin(), body.end());
+    if (ids.empty()) throw std::invalid_argument("the prompt is empty and the model adds no BOS token");
+    return ids;
+}
+
+int run(const RunFlags& f, CLI::App& app) {
+    set_thread_count(f.threads);
+    auto model = Model::load(f.model);
+    const ModelConfig& cfg = model->config();
+
+    // Sampling: the model's generation defaults, then whatever the user set explicitly.
+    SamplingParams sp = sampling_defaults(*model);
+    if (app.count("--temp")) sp.temperature = f.sampling.temperature;
+    if (app.count("--top-k")) sp.top_k = f.sampling.top_k;
+    if (app.count("--top-p")) sp.top_p = f.sampling.top_p;
+    if (app.count("--min-p")) sp.min_p = f.sampling.min_p;
+    if (app.count("--repeat-penalty")) sp.repeat_penalty = f.sampling.repeat_penalty;
+    if (app.count("--repeat-last-n")) sp.repeat_last_n = f.sampling.repeat_last_n;
+    if (app.count("--seed")) sp.seed = f.sampling.seed;
+
+    const std::vector<int32_t> prompt = prompt_ids(*model, f);
+    const int64_t ctx = f.ctx > 0 ? f.ctx : std::min<int64_t>(4096, cfg.max_position);
+    if (ctx > cfg.max_position)
+        throw std::invalid_argument("--ctx " + std::to_string(ctx) + " exceeds the model's maximum of " +
+                                    std::to_string(cfg.max_position) + " positions");
+    const int64_t wanted = int64_t(prompt.size()) + (f.print_logits && f.n_predict == 0 ? 0 : f.n_predict);
+    if (int64_t(prompt.size()) > ctx)
+        throw ContextOverflow("the prompt has " + std::to_string(prompt.size()) + " tokens but the context is " +
+                              std::to_string(ctx) + " (raise --ctx, up to " + std::to_string(cfg.max_position) + ")");
+    if (wanted > ctx)
+        std::fprintf(stderr, "ember: note: prompt (%zu) + -n %lld exceed --ctx %lld; generation stops at the context end\n",
+                     prompt.size(), (long long)f.n_predict, (long long)ctx);
+
+    KvCacheShape shape{int(cfg.n_layers), int(cfg.n_kv_heads), int(cfg.head_dim), 16};
+    KvBlockPool pool(shape, int32_t((ctx + shape.block_tokens - 1) / shape.block_tokens));
+    SequenceKv seq(pool);
+    LlamaGraph graph(*model, ctx);
+
+    if (f.print_logits) {
+        // Last-position logits of the prompt, one per line (%.9g round-trips a float).
+        std::vector<float> logits(static_cast<size_t>(cfg.vocab_size));
+        graph.forward(prompt, seq, logits.data());
+        for (float v : logits) std::printf("%.9g\n", double(v));
+        if (f.n_predict == 0) return 0;
+        seq.clear();
+    }
+
+    GenerateOptions go;
+    go.max_new_tokens = std::min(f.n_predict, ctx - int64_t(prompt.size()));
+    go.stop_at_eos = !f.ignore_eos;
+    go.sampling = sp;
+
+    const Tokenizer* tok = model->tokenizer();
+    std::unique_ptr<StreamingDecoder> decoder;
+    if (tok && !f.print_ids) decoder = std::make_unique<StreamingDecoder>(*tok, prompt);
+    std::vector<int32_t> generated;
+    auto on_token = [&](int32_t id) {
+        generated.push_back(id);
+        if (decoder) {
+            std::string piece = decoder->push(id);
+            std::fwrite(piece.data(), 1, piece.size(), stdout);
+            std::fflush(stdout);
+        }
+        return true;
+    };
+    GenerateStats st = generate(*model, graph, seq, prompt, go, on_token);
+
+    if (decoder) {
+        std::string rest = decoder->flush();
+        std::fwrite(rest.data(), 1, rest.size(), stdout);
+        std::printf("\n");
+    } else {
+        // --print-ids, or a model without a usable tokenizer: ids, comma-separated.
+        for (size_t i = 0; i < generated.size(); ++i) std::printf(i ? ",%d" : "%d", generated[i]);
+        std::printf("\n");
+    }
+    std::fflush(stdout);
+    const double tg = st.n_generated > 1 ? (st.n_generated - 1) * 1000.0 / st.decode_ms : 0.0;
+    std::fprintf(stderr,
+                 "\nember: prompt %lld tokens in %.1f ms (%.1f t/s), generated %lld tokens (%.1f t/s), TTFT %.1f ms%s\n",
+                 (long long)st.n_prompt, st.prefill_ms, st.n_prompt * 1000.0 / std::max(st.prefill_ms, 1e-9),
+                 (long long)st.n_generated, tg, st.ttft_ms, st.stopped_at_eos ? ", stopped at EOS" : "");
+    return 0;
+}
+
+}  // namespace
+
+Command add_run_command(CLI::App& app) {
+    auto f = std::make_shared<RunFlags>();
+    CLI::App* sub = app.add_subcommand("run", "Generate text from a prompt (or token ids)");
+    sub->add_option("model", f->model, "Model file (.ember)")->required()->check(CLI::ExistingFile);
+    auto* p = sub->add_option("-p,--prompt", f->prompt, "Prompt text (\"\" = just BOS)");
+    auto* pf = sub->add_option("-f,--file", f->prompt_file, "Read the prompt from a file")->check(CLI::ExistingFile);
+    auto* tk = sub->add_option("--tokens", f->tokens, "Prompt as comma-separated token ids (no BOS added)");
+    p->excludes(pf)->excludes(tk);
+    pf->excludes(tk);
+    sub->add_option("-n,--n-predict", f->n_predict, "Tokens to generate")->check(CLI::NonNegativeNumber);
+    sub->add_option("-c,--ctx", f->ctx, "Context size in tokens (default: min(4096, model maximum))")
+        ->check(CLI::NonNegativeNumber);
+    sub->add_option("-t,--threads", f->threads, "Threads (default: physical cores)")->check(CLI::NonNegativeNumber);
+    sub->add_option("--temp", f->sampling.temperature, "Temperature; 0 = greedy (default: model's generation config)");
+    sub->add_option("--top-k", f->sampling.top_k, "Top-k (0 = off)");
+    sub->add_option("--top-p", f->sampling.top_p, "Top-p (1 = off)")->check(CLI::Range(0.0, 1.0));
+    sub->add_option("--min-p", f->sampling.min_p, "Min-p (0 = off)")->check(CLI::Range(0.0, 1.0));
+    sub->add_option("--repeat-penalty", f->sampling.repeat_penalty, "Repetition penalty (1 = off)")
+        ->check(CLI::PositiveNumber);
+    sub->add_option("--repeat-last-n", f->sampling.repeat_last_n, "Tokens the penalty looks back (-1 = all)");
+    sub->add_option("--seed", f->sampling.seed, "Random seed (same seed, same output)");
+    sub->add_flag("--print-logits", f->print_logits, "Print the prompt's last-position logits, one per line");
+    sub->add_flag("--print-ids", f->print_ids, "Print generated token ids (comma-separated) instead of text");
+    sub->add_flag("--ignore-eos", f->ignore_eos, "Keep generating past end-of-sequence tokens");
+    return {sub, [f, sub] {
+                if (f->prompt.empty() && f->prompt_file.empty() && f->tokens.empty() && !sub->count("--prompt"))
+                    throw CLI::RequiredError("one of --prompt, --file or --tokens");
+                return run(*f, *sub);
+            }};
+}
+
+}  // namespace ember::cli

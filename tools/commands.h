@@ -1,0 +1,17 @@
+// Each `ember` subcommand registers its flags on a CLI11 subcommand and returns the
+// function that runs it. Subcommands only parse flags and call runtime/.
+#pragma once
+#include <CLI/CLI.hpp>
+#include <functional>
+
+namespace ember::cli {
+
+struct Command {
+    CLI::App* app;             // the CLI11 subcommand
+    std::function<int()> run;  // called after parsing when this subcommand was chosen
+};
+
+Command add_run_command(CLI::App& app);
+Command add_info_command(CLI::App& app);
+
+}  // namespace ember::cli
