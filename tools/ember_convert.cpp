@@ -35,7 +35,7 @@ int main(int argc, char** argv) {
     app.add_option("--embed-type", embed_type,
                    "Type of embed_tokens / lm_head (default: q8 when --type is q4, else --type)")
         ->check(CLI::IsMember(types));
-    app.add_flag("-q,--quiet", quiet, "No progress, notes or summary (warnings and errors still print)");
+    app.add_flag("-q,--quiet", quiet, "Print nothing but errors (no progress, notes, warnings or summary)");
 
     try {
         app.parse(argc, argv);

@@ -169,9 +169,10 @@ ConvertSummary convert_hf_checkpoint(const ConvertOptions& opts) {
     std::vector<std::vector<uint8_t>> blobs;
     for (const auto& b : tok.blobs) blobs.push_back(read_blob(b));
 
-    for (const auto& w : tok.warnings) print_line("warning", w);
-    if (!opts.quiet)
+    if (!opts.quiet) {
+        for (const auto& w : tok.warnings) print_line("warning", w);
         for (const auto& n : notes) print_line("note", n);
+    }
 
     // 2. Plan: tokenizer blobs first, then the weights in HF order.
     std::vector<TensorInfo> plan;
@@ -194,7 +195,7 @@ ConvertSummary convert_hf_checkpoint(const ConvertOptions& opts) {
         const uint64_t bytes = tensor_bytes(t.dtype, t.shape);
         std::unique_ptr<uint8_t[]> buffer(new uint8_t[bytes]);
         const EncodeStats stats = encode_tensor(*sources[i], t.dtype, buffer.get());
-        if (stats.f16_overflows)
+        if (stats.f16_overflows && !opts.quiet)
             print_line("warning", "tensor '" + t.name + "': " + std::to_string(stats.f16_overflows) +
                                       " values exceed the f16 range and became infinite; use --type bf16 or f32");
         writer.write_next(t.name, buffer.get(), bytes);

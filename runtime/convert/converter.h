@@ -17,7 +17,7 @@ struct ConvertOptions {
     DType type = DType::F16;          // weight matrices: f32, f16, bf16, q8 or q4
     std::optional<DType> embed_type;  // embed_tokens / lm_head; unset: q8 if type is q4, else type
     bool progress = true;             // progress on stderr (if a TTY or the input is > 100 MB)
-    bool quiet = false;               // no progress and no notes; warnings still go to stderr
+    bool quiet = false;               // nothing on stderr but errors (no progress, notes, warnings)
 };
 
 struct ConvertSummary {
