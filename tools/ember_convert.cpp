@@ -1,6 +1,8 @@
 // ember-convert: Hugging Face checkpoint directory -> .ember model file.
 // Flag parsing only; the work is runtime/convert/converter.cpp. Usage: docs/convert.md.
 #include <CLI/CLI.hpp>
+#include <atomic>
+#include <csignal>
 #include <cstdio>
 #include <exception>
 #include <string>
@@ -10,8 +12,39 @@
 
 namespace {
 
+// Messages may quote bytes from a corrupt input file (a tensor name, nlohmann's "last read"):
+// keep valid UTF-8 and print anything else, and control characters, as \xNN.
+std::string printable(const std::string& s) {
+    std::string out;
+    for (size_t i = 0; i < s.size();) {
+        const auto c = static_cast<unsigned char>(s[i]);
+        size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
+        bool ok = len > 0 && i + len <= s.size() && (c >= 0x20 || c == '\n') && c != 0x7f;
+        for (size_t k = 1; ok && k < len; ++k) ok = (static_cast<unsigned char>(s[i + k]) >> 6) == 0x2;
+        if (ok) {
+            out.append(s, i, len);
+            i += len;
+        } else {
+            char buf[8];
+            std::snprintf(buf, sizeof buf, "\\x%02x", c);
+            out += buf;
+            ++i;
+        }
+    }
+    return out;
+}
+
+// Ctrl-C / kill: ask the converter to stop at the next tensor so it removes its temp file.
+// A second signal gets the default action (immediate exit).
+std::atomic<bool> interrupted{false};
+static_assert(std::atomic<bool>::is_always_lock_free, "the flag is set from a signal handler");
+extern "C" void on_interrupt(int sig) {
+    interrupted.store(true);
+    std::signal(sig, SIG_DFL);
+}
+
 int fail(const std::string& message) {
-    std::fprintf(stderr, "ember-convert: error: %s\n", message.c_str());
+    std::fprintf(stderr, "ember-convert: error: %s\n", printable(message).c_str());
     return 1;
 }
 
@@ -54,6 +87,9 @@ int main(int argc, char** argv) {
         opts.type = *ember::dtype_from_name(type);  // IsMember guarantees a known name
         if (!embed_type.empty()) opts.embed_type = *ember::dtype_from_name(embed_type);
         opts.quiet = quiet;
+        opts.cancel = &interrupted;
+        std::signal(SIGINT, on_interrupt);
+        std::signal(SIGTERM, on_interrupt);
         const ember::ConvertSummary summary = ember::convert_hf_checkpoint(opts);
         if (!quiet) std::fprintf(stderr, "%s\n", ember::format_summary(summary, opts.output).c_str());
         return 0;

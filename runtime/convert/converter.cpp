@@ -191,6 +191,7 @@ ConvertSummary convert_hf_checkpoint(const ConvertOptions& opts) {
     ConvertProgress progress(opts.progress && !opts.quiet, sources.size(), source_bytes);
     for (size_t i = 0; i < blobs.size(); ++i) writer.write_next(tok.blobs[i].tensor_name, blobs[i].data(), blobs[i].size());
     for (size_t i = 0; i < sources.size(); ++i) {
+        if (opts.cancel && opts.cancel->load()) throw ModelFileError(opts.output.string() + ": interrupted");
         const TensorInfo& t = plan[blobs.size() + i];
         const uint64_t bytes = tensor_bytes(t.dtype, t.shape);
         std::unique_ptr<uint8_t[]> buffer(new uint8_t[bytes]);

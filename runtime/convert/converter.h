@@ -1,6 +1,7 @@
 // Hugging Face checkpoint directory -> .ember file: the library behind ember-convert.
 // Inputs, dtype rules and the header schema are described in docs/convert.md.
 #pragma once
+#include <atomic>
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -18,6 +19,9 @@ struct ConvertOptions {
     std::optional<DType> embed_type;  // embed_tokens / lm_head; unset: q8 if type is q4, else type
     bool progress = true;             // progress on stderr (if a TTY or the input is > 100 MB)
     bool quiet = false;               // nothing on stderr but errors (no progress, notes, warnings)
+    // Checked between tensors; when set the conversion stops with ModelFileError("interrupted")
+    // and cleans up like any failure (the CLI sets it from SIGINT / SIGTERM).
+    const std::atomic<bool>* cancel = nullptr;
 };
 
 struct ConvertSummary {

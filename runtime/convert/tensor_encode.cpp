@@ -14,6 +14,10 @@
 namespace ember {
 namespace {
 
+// Below this many elements a tensor is encoded on one thread: waking the team costs more
+// than the work (and on a busy machine far more).
+constexpr int64_t kParallelMinElements = int64_t(1) << 16;
+
 // Encodes one f32 row of `cols` values; returns how many finite values overflowed f16.
 uint64_t encode_row(DType dtype, const float* x, int64_t cols, uint8_t* out) {
     uint64_t overflows = 0;
@@ -63,7 +67,7 @@ EncodeStats encode_tensor(const SafetensorsTensor& src, DType dtype, uint8_t* ou
     // One f32 row per thread, allocated here: nothing may throw inside the parallel region.
     std::vector<float> scratch(size_t(omp_get_max_threads()) * size_t(cols));
     uint64_t overflows = 0;
-#pragma omp parallel for schedule(static) reduction(+ : overflows)
+#pragma omp parallel for schedule(static) reduction(+ : overflows) if (rows * cols >= kParallelMinElements)
     for (int64_t r = 0; r < rows; ++r) {
         float* row = scratch.data() + size_t(omp_get_thread_num()) * size_t(cols);
         read_rows_f32(src, r, 1, row);
