@@ -31,6 +31,7 @@ const KernelTable& avx2_kernels();
 #endif
 #if defined(EMBER_HAVE_NEON_KERNELS)
 const KernelTable& neon_kernels();
+const KernelTable& neon_dotprod_kernels();
 #endif
 
 namespace {
@@ -95,6 +96,15 @@ const KernelTable* neon_table_if_built() {
 #endif
 }
 
+// Same file as "neon" (kernels_neon.cpp); its q8/q4 matmul uses SDOT (ARMv8.2 dotprod).
+const KernelTable* neon_dotprod_table_if_built() {
+#if defined(EMBER_HAVE_NEON_KERNELS)
+    return &neon_dotprod_kernels();
+#else
+    return nullptr;
+#endif
+}
+
 struct IsaEntry {
     const char* name;          // the EMBER_ISA value and KernelTable::isa_name
     const KernelTable* table;  // nullptr: not compiled into this build
@@ -110,6 +120,7 @@ std::span<const IsaEntry> isa_registry() {
              const CpuFeatures& f = cpu_features();
              return f.avx2 && f.fma && f.f16c;
          }},
+        {"neon-dotprod", neon_dotprod_table_if_built(), [] { return cpu_features().neon && cpu_features().dotprod; }},
         {"neon", neon_table_if_built(), [] { return cpu_features().neon; }},
         {"generic", &reference_kernels(), [] { return true; }},
     };

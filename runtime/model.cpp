@@ -126,8 +126,19 @@ std::unique_ptr<Model> Model::load(const std::filesystem::path& path) {
                                  ": " + e.what());
         }
     }
-    // "bpe" tokenizers are loaded once the byte-level BPE tokenizer exists; until then
-    // such models accept --tokens only.
+    if (ti.kind == "bpe") {  // the embedded tokenizer.json (tokenizer/bpe_tokenizer.h)
+        const auto& t = h["tokenizer"];
+        const std::string blob_name =
+            t.contains("blob") && t["blob"].is_string() ? t["blob"].get<std::string>() : "tokenizer.json";
+        const TensorInfo& blob = f.tensor(blob_name);
+        try {
+            model->tokenizer_ =
+                make_bpe_tokenizer(std::string_view(reinterpret_cast<const char*>(blob.data), blob.size));
+        } catch (const TokenizerError& e) {
+            throw ModelFileError(path.string() + ": tensor '" + blob_name + "' at offset " +
+                                 std::to_string(blob.offset) + ": " + e.what());
+        }
+    }
     return model;
 }
 

@@ -50,11 +50,19 @@ public:
     // Maps and validates the file: header config, every expected tensor present with the
     // config's shape and a usable dtype. Throws ModelFileError naming file, tensor, offset.
     static std::unique_ptr<Model> load(const std::filesystem::path& path);
+    // A model with random weights and the shapes of `config`, built in memory (no file, no
+    // tokenizer): matrices stored as `body`, embed_tokens / lm_head as `embed`, norms 1,
+    // reproducible from `seed`. For `ember bench --synthetic`; runtime/synthetic_model.cpp.
+    static std::unique_ptr<Model> synthetic(const ModelConfig& config, DType body, DType embed, uint64_t seed);
 
     const ModelConfig& config() const { return config_; }
     const ModelWeights& weights() const { return weights_; }
-    const ModelFile& file() const { return *file_; }
-    const nlohmann::json& header() const { return file_->header(); }
+    bool has_file() const { return file_ != nullptr; }  // false for Model::synthetic
+    const ModelFile& file() const { return *file_; }     // only when has_file()
+    const nlohmann::json& header() const {                // empty object for synthetic models
+        static const nlohmann::json empty = nlohmann::json::object();
+        return file_ ? file_->header() : empty;
+    }
     const TokenizerInfo& tokenizer_info() const { return tokenizer_info_; }
     // nullptr when the file embeds no usable tokenizer (then only --tokens works).
     const Tokenizer* tokenizer() const { return tokenizer_.get(); }
@@ -66,6 +74,7 @@ private:
     ModelWeights weights_;
     TokenizerInfo tokenizer_info_;
     std::unique_ptr<Tokenizer> tokenizer_;
+    std::shared_ptr<uint8_t[]> synthetic_weights_;  // Model::synthetic: every weight, 64-byte aligned
 };
 
 // Row `row` of a weight matrix as floats (embedding lookup): out[cols].

@@ -221,6 +221,16 @@ class Model:
     inv_freq: np.ndarray
     attention_factor: float
     weight_type: str = "checkpoint"  # what converter_weights applied
+    # Ember's fast int8 kernels (AVX2, NEON) quantize the input rows of every q8/q4 matmul
+    # to q8 blocks (kernels/quant.h) before the integer dot products. With act_quant the
+    # reference does the same, so it reproduces those kernels and not only the weights.
+    act_quant: bool = False
+
+    def act(self, x: np.ndarray) -> np.ndarray:
+        """The activation rows a matmul sees: as is, or q8-quantized like Ember's int8 kernels."""
+        if not self.act_quant:
+            return x
+        return ember_quant_ref.fake_quantize(x.astype(np.float32), "q8").astype(np.float64)
 
     def w(self, name: str) -> np.ndarray:
         return self.weights[name]
@@ -307,6 +317,7 @@ def attention(model: Model, layer: int, x: np.ndarray, positions: np.ndarray, ca
     c = model.config
     p = f"model.layers.{layer}.self_attn."
     T = x.shape[0]
+    x = model.act(x)
     q = x @ model.w(p + "q_proj.weight").T                         # [T, heads*d]
     k = x @ model.w(p + "k_proj.weight").T                         # [T, kv*d]
     v = x @ model.w(p + "v_proj.weight").T                         # [T, kv*d]
@@ -336,15 +347,16 @@ def attention(model: Model, layer: int, x: np.ndarray, positions: np.ndarray, ca
     probs /= probs.sum(axis=-1, keepdims=True)
     out = probs @ v_rep                                              # [heads, T, d]
     out = out.transpose(1, 0, 2).reshape(T, c.num_heads * c.head_dim)
-    return out @ model.w(p + "o_proj.weight").T                      # [T, hidden]
+    return model.act(out) @ model.w(p + "o_proj.weight").T           # [T, hidden]
 
 
 def mlp(model: Model, layer: int, x: np.ndarray) -> np.ndarray:
     """LlamaMLP / Qwen2MLP: down(silu(gate(x)) * up(x))."""
     p = f"model.layers.{layer}.mlp."
+    x = model.act(x)
     gate = x @ model.w(p + "gate_proj.weight").T                     # [T, inter]
     up = x @ model.w(p + "up_proj.weight").T                         # [T, inter]
-    return (silu(gate) * up) @ model.w(p + "down_proj.weight").T     # [T, hidden]
+    return model.act(silu(gate) * up) @ model.w(p + "down_proj.weight").T  # [T, hidden]
 
 
 def forward(model: Model, token_ids: Sequence[int], cache: Optional[KVCache] = None) -> np.ndarray:
@@ -370,7 +382,7 @@ def forward(model: Model, token_ids: Sequence[int], cache: Optional[KVCache] = N
         h = h + mlp(model, layer, x)
     cache.length += ids.size
     h = rms_norm(h, model.w("model.norm.weight"), c.rms_norm_eps)
-    return h @ model.lm_head.T                                       # [T, vocab]
+    return model.act(h) @ model.lm_head.T                            # [T, vocab]
 
 
 def greedy(model: Model, prompt_ids: Sequence[int], n: int,

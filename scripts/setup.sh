@@ -26,6 +26,8 @@ APT_PACKAGES=(
   python3 python3-numpy python3-jinja2 python3-sentencepiece
   # test drivers
   tmux
+  # ARM: cross compiler + qemu-user for scripts/test-arm.sh (docs/arm.md)
+  g++-aarch64-linux-gnu qemu-user
 )
 # node/npm may come from elsewhere (e.g. a newer nodesource build); Debian's npm
 # conflicts with those, so only ask apt for them when the commands are missing.

@@ -110,3 +110,17 @@ TEST_CASE("CPU features agree with /proc/cpuinfo") {
                                   << " dotprod " << f.dotprod
                                   << "; kernels() = " << std::string(kernels().isa_name));
 }
+
+TEST_CASE("kernels() is the table EMBER_EXPECT_ISA names, when a runner sets it") {
+    // scripts/test-arm.sh runs this binary on emulated CPUs whose features it knows (qemu-user
+    // shows the host's /proc/cpuinfo, so the cross-check above is skipped there): e.g. on
+    // -cpu cortex-a72 (no dotprod) it expects "neon", on -cpu max "neon-dotprod".
+    const char* expect = std::getenv("EMBER_EXPECT_ISA");
+    if (expect == nullptr || *expect == '\0') return;
+    CHECK(std::string(kernels().isa_name) == std::string(expect));
+    // The SDOT table is offered exactly when the CPU reports dotprod.
+    bool dotprod_usable = false;
+    for (const KernelTable* t : usable_kernel_tables())
+        dotprod_usable |= std::strcmp(t->isa_name, "neon-dotprod") == 0;
+    CHECK(dotprod_usable == (cpu_features().neon && cpu_features().dotprod));
+}

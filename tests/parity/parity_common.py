@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import re
 import subprocess
 import sys
 import tempfile
@@ -175,3 +176,28 @@ def print_table(headers: List[str], rows: List[List[str]]) -> None:
     for r in rows:
         print("| " + " | ".join(c.ljust(w) for c, w in zip(r, widths)) + " |")
     sys.stdout.flush()
+
+
+def ember_isa(ember: str) -> str:
+    """The kernel table `ember` runs with here ("generic", "avx2", "neon", ...), from --version."""
+    out = run([ember, "--version"])
+    m = re.search(r"kernels: ([A-Za-z0-9_-]+)", out)
+    if not m:
+        raise ToolError(f"cannot tell the kernel ISA from `ember --version`: {out!r}")
+    return m.group(1)
+
+
+def int8_activations(isa: str, weight_type: str) -> bool:
+    """Whether Ember's q8/q4 matmuls quantize activations to q8 blocks with this ISA: every
+    fast table does (int8 dot products); the scalar reference table computes in f32."""
+    return isa != "generic" and weight_type in ("q8", "q4")
+
+
+# Bound for q8/q4 runs on an int8-activation table, relative to the logit scale. The
+# reference quantizes activations exactly as the kernels do (act_quant), but it computes
+# them in float64 while Ember computes them in float32, so an activation lying within
+# float32 rounding of a q8 rounding boundary can land one q8 step apart. On the random
+# tiny checkpoints (chaotic: errors grow layer by layer) one such flip moved the logits by
+# up to 1.1e-2 of their scale (measured 2026-11-23, llama-tiny q4, 17 tokens); typical
+# cases agree to 3e-7. Greedy divergence is excused only at reference near-ties within it.
+INT8_ACT_TOL = 2e-2

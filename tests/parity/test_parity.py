@@ -79,7 +79,8 @@ def main() -> int:
     lengths = [int(x) for x in args.lengths.split(",")]
     ember, conv = pc.tool_paths()
     work = pc.scratch_dir("parity")
-    print(f"parity: ember={ember}\nparity: ember-convert={conv}\nparity: scratch={work}")
+    isa = pc.ember_isa(ember)
+    print(f"parity: ember={ember} (kernels: {isa})\nparity: ember-convert={conv}\nparity: scratch={work}")
 
     failures = []
     rows = []
@@ -115,7 +116,8 @@ def main() -> int:
                 rows.append([case, "-", "-", "-", "-", "-", "-", "convert FAILED"])
                 continue
             matched = rf.load_model(hf_dir, wtype)
-            tol = TOL[wtype]
+            matched.act_quant = pc.int8_activations(isa, wtype)
+            tol = pc.INT8_ACT_TOL if matched.act_quant else TOL[wtype]
             for L in lengths:
                 ids = prompt_ids(L, cfg.vocab_size)
                 label = f"{case} len={L}"

@@ -109,13 +109,15 @@ def main() -> int:
             continue
         qtext = qtext_out[:-1] if qtext_out.endswith("\n") else qtext_out
         matched = rf.load_model(model_dir, wtype)
+        matched.act_quant = pc.int8_activations(pc.ember_isa(ember), wtype)
         m_ids, m_steps = pc.greedy_with_logits(matched, [BOS], N)
         # The matched reference decodes through EOS too; cut it where Ember would stop.
         if any(t in eos for t in m_ids):
             k = next(i for i, t in enumerate(m_ids) if t in eos)
             m_ids, m_steps = m_ids[:k + 1], m_steps[:k + 1]
         scale = float(np.max(np.abs(m_steps[0])))
-        v = pc.judge_greedy(got_ids, m_ids, m_steps, eos, QUANT_TOL * scale)
+        tol = pc.INT8_ACT_TOL if matched.act_quant else QUANT_TOL
+        v = pc.judge_greedy(got_ids, m_ids, m_steps, eos, tol * scale)
         agree_ids = pc.agreement(got_ids, ref_ids)
         agree_chars = len(os.path.commonprefix([qtext, ref_text]))
         keeps = qtext.startswith(FIRST_SENTENCE)

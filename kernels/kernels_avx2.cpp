@@ -1,0 +1,111 @@
+// The AVX2 KernelTable: routes each op to the AVX2 kernels (kernels/*_avx2.cpp, compiled
+// with -mavx2 -mfma -mf16c) or, for prefill-sized matmuls, to oneDNN. This file itself is
+// compiled for generic x86-64 (it holds no SIMD code), and dispatch.cpp hands the table out
+// only when the CPU and OS support AVX2 + FMA + F16C.
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+
+#include "kernels/gemm_onednn.h"
+#include "kernels/kernels_avx2.h"
+#include "kernels/scratch.h"
+
+namespace ember {
+
+namespace {
+
+// Which implementation multiplies a batch of tokens (measured per shape: docs/benchmarks.md,
+// "Kernel choices"). EMBER_GEMM=avx2|onednn|onednn-s8 forces one for measurements.
+//
+// Numerics are the same on every path for a given weight dtype, so results do not depend
+// on which one ran (or on the batch size): q8/q4 weights always multiply activations
+// rounded to q8 blocks exactly as quantize_row_q8_ref does (the int8 kernels use the
+// integers; the oneDNN f32 path feeds the same values as floats), float weights multiply
+// f32 activations. The one exception is onednn-s8 (per-token / per-row scales), which is
+// never chosen automatically: it is kept for measurements (docs/benchmarks.md).
+enum class GemmPath { kAuto, kAvx2, kOnednnF32, kOnednnS8 };
+
+GemmPath forced_gemm_path() {
+    static const GemmPath path = [] {
+        const char* v = std::getenv("EMBER_GEMM");
+        if (v == nullptr) return GemmPath::kAuto;
+        if (std::strcmp(v, "avx2") == 0) return GemmPath::kAvx2;
+        if (std::strcmp(v, "onednn") == 0) return GemmPath::kOnednnF32;
+        if (std::strcmp(v, "onednn-s8") == 0) return GemmPath::kOnednnS8;
+        return GemmPath::kAuto;
+    }();
+    return path;
+}
+
+// Batches at least this large may go to oneDNN (below it the AVX2 kernels win: oneDNN's
+// per-call setup and the weight-tile decode are not amortized).
+constexpr int64_t kOnednnMinTokens = 16;
+
+// q8/q4 batches: the AVX2 int8 kernel or oneDNN f32 on the q8-rounded activations, by
+// measurement per shape (docs/benchmarks.md, "Kernel choices").
+bool onednn_wins_for_quant(const MatrixView& w) {
+    (void)w;
+    return false;  // TODO(measure)
+}
+
+GemmPath choose(const MatrixView& w, int64_t n_tokens) {
+    const GemmPath forced = forced_gemm_path();
+    if (forced != GemmPath::kAuto) return n_tokens > 1 ? forced : GemmPath::kAvx2;
+    if (n_tokens < kOnednnMinTokens) return GemmPath::kAvx2;
+    if (w.dtype != DType::Q4 && w.dtype != DType::Q8) return GemmPath::kOnednnF32;
+    return onednn_wins_for_quant(w) ? GemmPath::kOnednnF32 : GemmPath::kAvx2;
+}
+
+void matmul_avx2(const MatrixView& w, const float* x, float* y, int64_t n_tokens) {
+    const bool quant = w.dtype == DType::Q4 || w.dtype == DType::Q8;
+    const bool plain = w.dtype == DType::F32 || w.dtype == DType::F16 || w.dtype == DType::BF16;
+    if (!quant && !plain) {  // not a weight dtype: a caller bug; make the output loudly wrong
+        for (int64_t i = 0; i < n_tokens * w.rows; ++i) y[i] = std::numeric_limits<float>::quiet_NaN();
+        return;
+    }
+    switch (choose(w, n_tokens)) {
+        case GemmPath::kOnednnF32: {
+            const float* xs = quant ? avx2::dequantize_acts(avx2::quantize_acts(x, n_tokens, w.cols), n_tokens, w.cols) : x;
+            if (onednn::matmul_f32(w, xs, y, n_tokens, avx2::decode_rows_f32)) return;
+            break;
+        }
+        case GemmPath::kOnednnS8:
+            if (avx2::matmul_onednn_s8(w, x, y, n_tokens, 1e30f, true)) return;
+            break;
+        default:
+            break;
+    }
+    if (quant)
+        avx2::matmul_quant(w, avx2::quantize_acts(x, n_tokens, w.cols), y, n_tokens);
+    else
+        avx2::matmul_float(w, x, y, n_tokens);
+}
+
+}  // namespace
+
+bool avx2::matmul_onednn_s8(const MatrixView& w, const float* x, float* y, int64_t n_tokens, float max_outlier_ratio,
+                            bool ignore_outliers) {
+    const int64_t K = w.cols;
+    auto* buf = static_cast<uint8_t*>(thread_scratch(ScratchSlot::kActs, size_t(n_tokens * (K + 4))));
+    auto* scale = reinterpret_cast<float*>(buf);              // [T]
+    auto* q = reinterpret_cast<int8_t*>(buf + n_tokens * 4);  // [T, K]
+    const float ratio = quantize_rows_s8(x, n_tokens, K, q, scale);
+    if (ratio > max_outlier_ratio && !ignore_outliers) return false;
+    return onednn::matmul_s8(w, q, scale, y, n_tokens, {requant_rows_s8, scale_token_rows});
+}
+
+const KernelTable& avx2_kernels() {
+    static const KernelTable table = {
+        .isa_name = "avx2",
+        .matmul = matmul_avx2,
+        .rmsnorm = avx2::rmsnorm,
+        .rope = avx2::rope,
+        .softmax = avx2::softmax,
+        .silu_mul = avx2::silu_mul,
+        .attention = avx2::attention,
+    };
+    return table;
+}
+
+}  // namespace ember
