@@ -34,14 +34,15 @@ size_t complete_prefix(const std::string& s) {
 
 }  // namespace
 
-StreamingDecoder::StreamingDecoder(const Tokenizer& tok, std::vector<int32_t> context) : tok_(tok) {
+StreamingDecoder::StreamingDecoder(const Tokenizer& tok, std::vector<int32_t> context, DecodeOptions options)
+    : tok_(tok), options_(options) {
     if (context.size() > kContextWindow) context.erase(context.begin(), context.end() - kContextWindow);
     ids_ = std::move(context);
-    context_bytes_ = tok_.decode(ids_).size();
+    context_bytes_ = tok_.decode(ids_, options_).size();
     emitted_bytes_ = context_bytes_;
 }
 
-std::string StreamingDecoder::decoded_tail() const { return tok_.decode(ids_); }
+std::string StreamingDecoder::decoded_tail() const { return tok_.decode(ids_, options_); }
 
 std::string StreamingDecoder::push(int32_t id) {
     ids_.push_back(id);
@@ -56,7 +57,7 @@ std::string StreamingDecoder::push(int32_t id) {
     if (ids_.size() > kMaxWindow && ready == text.size()) {
         std::vector<int32_t> keep(ids_.end() - kContextWindow, ids_.end());
         ids_ = std::move(keep);
-        emitted_bytes_ = tok_.decode(ids_).size();
+        emitted_bytes_ = tok_.decode(ids_, options_).size();
     }
     return out;
 }

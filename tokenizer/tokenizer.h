@@ -63,7 +63,10 @@ std::unique_ptr<Tokenizer> make_bpe_tokenizer(std::string_view tokenizer_json);
 class StreamingDecoder {
 public:
     // context: the ids before the first generated one (the prompt), which decide spacing.
-    StreamingDecoder(const Tokenizer& tok, std::vector<int32_t> context);
+    // Special tokens (an EOS such as <|im_end|>) are left out of the text by default, as
+    // SentencePiece models always do; `options` can keep them.
+    StreamingDecoder(const Tokenizer& tok, std::vector<int32_t> context,
+                     DecodeOptions options = DecodeOptions{.skip_special = true});
     // Append one id; returns the newly completed text (possibly empty while a multi-byte
     // character is still incomplete).
     std::string push(int32_t id);
@@ -73,6 +76,7 @@ public:
 private:
     std::string decoded_tail() const;
     const Tokenizer& tok_;
+    DecodeOptions options_;
     std::vector<int32_t> ids_;  // a short window of context + the generated ids not yet settled
     size_t emitted_bytes_ = 0;  // bytes of decoded_tail() already returned
     size_t context_bytes_ = 0;

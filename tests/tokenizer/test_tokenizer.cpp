@@ -536,6 +536,14 @@ TEST_CASE("streaming a byte-level BPE: characters split across tokens come out w
     }
     out += dec.flush();
     CHECK(out == text);
+    // An EOS-like special token ends the stream without showing up, unless asked for.
+    json j = byte_level_json({});
+    j["added_tokens"] = json::array({added(300, "<|im_end|>", true)});
+    BpeTokenizer with_special(j.dump());
+    StreamingDecoder quiet(with_special, {});
+    CHECK(quiet.push('o') + quiet.push('k') + quiet.push(300) + quiet.flush() == "ok");
+    StreamingDecoder verbose(with_special, {}, DecodeOptions{});
+    CHECK(verbose.push('o') + verbose.push(300) + verbose.flush() == "o<|im_end|>");
 }
 
 TEST_CASE("one tokenizer, several threads: same ids as one thread") {
