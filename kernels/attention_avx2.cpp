@@ -2,8 +2,8 @@
 // Compiled with -mavx2 -mfma -mf16c.
 //
 // Scores: q . K[t] for 4 keys at a time (4 accumulators, one combined horizontal sum).
-// Output: sum_t p[t] V[t] with the output row held in registers when head_dim is 64 or
-// 128 (the common sizes), otherwise in memory 8 lanes at a time.
+// Output: sum_t p[t] V[t]. For head_dim 64 and 128 (the common sizes) q and the output
+// row live in registers; other sizes go 8 lanes at a time through memory.
 #include "kernels/kernels_avx2.h"
 #include "kernels/simd_avx2.h"
 
@@ -42,6 +42,34 @@ void block_scores(const float* q, const float* k, int n, int head_dim, float sca
         const float* kr = k + int64_t(i) * head_dim;
         __m256 a = _mm256_setzero_ps();
         for (int d = 0; d < head_dim; d += 8) a = _mm256_fmadd_ps(load_dims(q, d, head_dim), load_dims(kr, d, head_dim), a);
+        scores[i] = hsum(a) * scale;
+    }
+}
+
+// block_scores for head_dim = 8 * kVecs: q held in registers, 4 keys per step.
+template <int kVecs>
+void block_scores_fixed(const float* q, const float* k, int n, float scale, float* scores) {
+    constexpr int head_dim = 8 * kVecs;
+    __m256 qv[kVecs];
+    for (int v = 0; v < kVecs; ++v) qv[v] = _mm256_loadu_ps(q + 8 * v);
+    int i = 0;
+    for (; i + 4 <= n; i += 4) {
+        const float* k0 = k + int64_t(i) * head_dim;
+        __m256 a0 = _mm256_mul_ps(qv[0], _mm256_loadu_ps(k0)), a1 = _mm256_mul_ps(qv[0], _mm256_loadu_ps(k0 + head_dim));
+        __m256 a2 = _mm256_mul_ps(qv[0], _mm256_loadu_ps(k0 + 2 * head_dim));
+        __m256 a3 = _mm256_mul_ps(qv[0], _mm256_loadu_ps(k0 + 3 * head_dim));
+        for (int v = 1; v < kVecs; ++v) {
+            a0 = _mm256_fmadd_ps(qv[v], _mm256_loadu_ps(k0 + 8 * v), a0);
+            a1 = _mm256_fmadd_ps(qv[v], _mm256_loadu_ps(k0 + head_dim + 8 * v), a1);
+            a2 = _mm256_fmadd_ps(qv[v], _mm256_loadu_ps(k0 + 2 * head_dim + 8 * v), a2);
+            a3 = _mm256_fmadd_ps(qv[v], _mm256_loadu_ps(k0 + 3 * head_dim + 8 * v), a3);
+        }
+        _mm_storeu_ps(scores + i, _mm_mul_ps(hsum4(a0, a1, a2, a3), _mm_set1_ps(scale)));
+    }
+    for (; i < n; ++i) {
+        const float* kr = k + int64_t(i) * head_dim;
+        __m256 a = _mm256_mul_ps(qv[0], _mm256_loadu_ps(kr));
+        for (int v = 1; v < kVecs; ++v) a = _mm256_fmadd_ps(qv[v], _mm256_loadu_ps(kr + 8 * v), a);
         scores[i] = hsum(a) * scale;
     }
 }
@@ -93,7 +121,13 @@ void attention(const float* q /* [head_dim] */, const PagedKvHead& kv, int64_t n
     }
     for (int64_t t0 = 0; t0 < n_ctx; t0 += kv.block_tokens) {
         const float* kb = kv.k + int64_t(kv.block_table[t0 / kv.block_tokens]) * kv.block_stride;
-        block_scores(q, kb, int(min_i64(kv.block_tokens, n_ctx - t0)), head_dim, scale, scratch + t0);
+        const int n = int(min_i64(kv.block_tokens, n_ctx - t0));
+        if (head_dim == 64)
+            block_scores_fixed<8>(q, kb, n, scale, scratch + t0);
+        else if (head_dim == 128)
+            block_scores_fixed<16>(q, kb, n, scale, scratch + t0);
+        else
+            block_scores(q, kb, n, head_dim, scale, scratch + t0);
     }
     softmax(scratch, n_ctx);  // scratch: attention probabilities [n_ctx]
     if (head_dim == 64)

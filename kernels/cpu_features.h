@@ -8,6 +8,7 @@ struct CpuFeatures {
     bool avx2 = false;     // x86: AVX2, and the OS saves YMM state (XCR0), so it will not fault
     bool fma = false;      // x86: FMA3 (same OS check)
     bool f16c = false;     // x86: F16C half <-> float conversion (same OS check)
+    bool avx_vnni = false; // x86: AVX-VNNI, 256-bit VPDPBUSD (same OS check); used inside the AVX2 table
     bool neon = false;     // aarch64: Advanced SIMD (ASIMD)
     bool dotprod = false;  // aarch64: SDOT/UDOT (ASIMDDP)
 };

@@ -56,6 +56,7 @@ CpuFeatures detect_cpu_features() {
     f.fma = ecx & (1u << 12);
     f.f16c = ecx & (1u << 29);
     if (__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx)) f.avx2 = ebx & (1u << 5);
+    if (__get_cpuid_count(7, 1, &eax, &ebx, &ecx, &edx)) f.avx_vnni = eax & (1u << 4);
     return f;
 }
 #elif defined(__aarch64__) && defined(__linux__)

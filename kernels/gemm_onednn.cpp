@@ -102,6 +102,17 @@ void* scratchpad(const Primitive& p) {
 
 }  // namespace
 
+bool f32_has_avx512() {
+    static const bool avx512 = [] {
+        using isa = dnnl::cpu_isa;
+        const isa effective = dnnl::get_effective_cpu_isa();
+        for (isa i : {isa::avx512_core, isa::avx512_core_vnni, isa::avx512_core_bf16, isa::avx512_core_amx})
+            if (effective == i) return true;
+        return false;
+    }();
+    return avx512;
+}
+
 bool matmul_f32(const MatrixView& w, const float* x, float* y, int64_t n_tokens, DecodeRows decode) {
     const int64_t K = w.cols, N = w.rows, tn = tile_rows(N, K), n_tiles = (N + tn - 1) / tn;
     const int64_t last = N - (n_tiles - 1) * tn;

@@ -12,6 +12,10 @@
 
 namespace ember::onednn {
 
+// Whether oneDNN runs its f32 matmul with AVX-512 here (then it is about twice as fast as
+// on AVX2, and wins some shapes against the AVX2 int8 kernels: docs/benchmarks.md).
+bool f32_has_avx512();
+
 // Writes weight rows [r0, r0 + n_rows) as f32 into out[n_rows, ld] (the caller's ISA).
 using DecodeRows = void (*)(const MatrixView& w, int64_t r0, int64_t n_rows, float* out, int64_t ld);
 

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <limits>
 
+#include "kernels/cpu_features.h"
 #include "kernels/gemm_onednn.h"
 #include "kernels/kernels_avx2.h"
 #include "kernels/scratch.h"
@@ -42,19 +43,25 @@ GemmPath forced_gemm_path() {
 // per-call setup and the weight-tile decode are not amortized).
 constexpr int64_t kOnednnMinTokens = 16;
 
-// q8/q4 batches: the AVX2 int8 kernel or oneDNN f32 on the q8-rounded activations, by
-// measurement per shape (docs/benchmarks.md, "Kernel choices").
-bool onednn_wins_for_quant(const MatrixView& w) {
-    (void)w;
-    return false;  // TODO(measure)
-}
+// onednn-s8 (opt-in) uses per-token activation scales only while they cost at most 4x the
+// per-element error RMS of 32-block scales (quantize_rows_s8's ratio <= 16): that error then
+// stays below a quarter of q4's own weight error, so the output error grows by under 2%.
+// Rows with stronger outlier features take the exact 32-block kernel instead.
+constexpr float kMaxOutlierRatio = 16.0f;
 
+// Float weights: oneDNN f32 for batches (its f32 GEMM is several times the AVX2 FMA loop).
+// q8/q4 weights: the int8 kernel (q4 with the AVX-VNNI tile where the CPU has it: fastest
+// on every shape), except tall matrices (rows >= 4 cols: gate/up_proj) without AVX-VNNI
+// where oneDNN runs AVX-512: there its f32 GEMM on the q8-rounded activations is ~13%
+// faster at T = 256 than the plain AVX2 tile. On AVX2-only CPUs oneDNN f32 is about half
+// as fast and the int8 kernel wins every shape. (docs/benchmarks.md, "Kernel choices".)
 GemmPath choose(const MatrixView& w, int64_t n_tokens) {
     const GemmPath forced = forced_gemm_path();
     if (forced != GemmPath::kAuto) return n_tokens > 1 ? forced : GemmPath::kAvx2;
     if (n_tokens < kOnednnMinTokens) return GemmPath::kAvx2;
     if (w.dtype != DType::Q4 && w.dtype != DType::Q8) return GemmPath::kOnednnF32;
-    return onednn_wins_for_quant(w) ? GemmPath::kOnednnF32 : GemmPath::kAvx2;
+    if (w.dtype == DType::Q4 && avx2::avx_vnni_enabled()) return GemmPath::kAvx2;
+    return w.rows >= 4 * w.cols && onednn::f32_has_avx512() ? GemmPath::kOnednnF32 : GemmPath::kAvx2;
 }
 
 void matmul_avx2(const MatrixView& w, const float* x, float* y, int64_t n_tokens) {
@@ -71,18 +78,26 @@ void matmul_avx2(const MatrixView& w, const float* x, float* y, int64_t n_tokens
             break;
         }
         case GemmPath::kOnednnS8:
-            if (avx2::matmul_onednn_s8(w, x, y, n_tokens, 1e30f, true)) return;
+            if (avx2::matmul_onednn_s8(w, x, y, n_tokens, kMaxOutlierRatio, false)) return;
             break;
         default:
             break;
     }
     if (quant)
-        avx2::matmul_quant(w, avx2::quantize_acts(x, n_tokens, w.cols), y, n_tokens);
+        avx2::matmul_quant(w, avx2::quantize_acts(x, n_tokens, w.cols), y, n_tokens, avx2::avx_vnni_enabled());
     else
         avx2::matmul_float(w, x, y, n_tokens);
 }
 
 }  // namespace
+
+bool avx2::avx_vnni_enabled() {
+    static const bool enabled = [] {
+        const char* v = std::getenv("EMBER_AVX_VNNI");
+        return cpu_features().avx_vnni && !(v != nullptr && std::strcmp(v, "0") == 0);
+    }();
+    return enabled;
+}
 
 bool avx2::matmul_onednn_s8(const MatrixView& w, const float* x, float* y, int64_t n_tokens, float max_outlier_ratio,
                             bool ignore_outliers) {

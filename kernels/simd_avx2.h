@@ -54,6 +54,31 @@ inline __m256 load_partial(const float* p, int64_t n) { return _mm256_maskload_p
 
 inline void store_partial(float* p, __m256 v, int64_t n) { _mm256_maskstore_ps(p, first_lanes(n), v); }
 
+// int32 lanes -> acc + float(lanes) * scale.
+inline __m256 fma_lanes(__m256i lanes, __m256 scale, __m256 acc) {
+    return _mm256_fmadd_ps(_mm256_cvtepi32_ps(lanes), scale, acc);
+}
+
+// 4 bytes at p (unaligned) repeated in all 8 lanes.
+inline __m256i bcast4(const int8_t* p) {
+    int32_t v;
+    std::memcpy(&v, p, 4);
+    return _mm256_set1_epi32(v);
+}
+
+// acc[j] holds rows [r0, r0 + 8) of token t0 + j (j < n): store to y [n_tokens, rows],
+// skipping rows past `rows`.
+inline void store_tile(const __m256* acc, int n, int64_t t0, int64_t r0, int64_t rows, float* y) {
+    const int64_t valid = rows - r0 < 8 ? rows - r0 : 8;
+    for (int j = 0; j < n; ++j) {
+        float* dst = y + (t0 + j) * rows + r0;
+        if (valid == 8)
+            _mm256_storeu_ps(dst, acc[j]);
+        else
+            store_partial(dst, acc[j], valid);
+    }
+}
+
 // 8 f16 / bf16 values to f32.
 inline __m256 load_f16x8(const uint16_t* p) {
     return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));

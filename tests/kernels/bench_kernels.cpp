@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/cpu_features.h"
 #include "kernels/dispatch.h"
 #include "kernels/kernels.h"
 #include "kernels/quant.h"
@@ -189,8 +190,12 @@ int main(int argc, char** argv) {
 #if defined(EMBER_HAVE_AVX2_KERNELS)
         if (best.isa_name == std::string("avx2")) {
             bench_gemm("avx2-int8", [](const MatrixView& w, const float* x, float* y, int64_t n) {
-                avx2::matmul_quant(w, avx2::quantize_acts(x, n, w.cols), y, n);
+                avx2::matmul_quant(w, avx2::quantize_acts(x, n, w.cols), y, n, false);
             }, s, T, reps);
+            if (cpu_features().avx_vnni && s.dtype == DType::Q4)
+                bench_gemm("avx-vnni", [](const MatrixView& w, const float* x, float* y, int64_t n) {
+                    avx2::matmul_quant(w, avx2::quantize_acts(x, n, w.cols), y, n, true);
+                }, s, T, reps);
             bench_gemm("onednn-f32", [](const MatrixView& w, const float* x, float* y, int64_t n) {
                 onednn::matmul_f32(w, x, y, n, avx2::decode_rows_f32);
             }, s, T, reps);

@@ -98,6 +98,7 @@ TEST_CASE("CPU features agree with /proc/cpuinfo") {
     CHECK(f.avx2 == (flags.count("avx2") == 1));
     CHECK(f.fma == (flags.count("fma") == 1));
     CHECK(f.f16c == (flags.count("f16c") == 1));
+    CHECK(f.avx_vnni == (flags.count("avx_vnni") == 1));
     CHECK_FALSE(f.neon);
 #elif defined(__aarch64__) && defined(__linux__)
     const std::set<std::string> flags = cpuinfo_words("Features");

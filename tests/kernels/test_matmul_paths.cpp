@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/cpu_features.h"
 #include "kernels/dispatch.h"
 #include "kernels/half.h"
 #include "kernels/kernels.h"
@@ -97,7 +98,11 @@ struct Path {
 };
 
 const Path kAvx2Int8{"avx2-int8", [](const MatrixView& w, const float* x, float* y, int64_t n) {
-                         avx2::matmul_quant(w, avx2::quantize_acts(x, n, w.cols), y, n);
+                         avx2::matmul_quant(w, avx2::quantize_acts(x, n, w.cols), y, n, false);
+                     }};
+// The AVX-VNNI tile where the CPU has it (else the same as avx2-int8).
+const Path kAvx2Vnni{"avx2-int8 avx-vnni", [](const MatrixView& w, const float* x, float* y, int64_t n) {
+                         avx2::matmul_quant(w, avx2::quantize_acts(x, n, w.cols), y, n, cpu_features().avx_vnni);
                      }};
 const Path kAvx2Float{"avx2-float", avx2::matmul_float};
 const Path kOnednnF32{"onednn-f32", [](const MatrixView& w, const float* x, float* y, int64_t n) {
@@ -223,6 +228,10 @@ TEST_CASE("every batched matmul path matches double precision on odd and real sh
                 const std::string what = describe(dtype, c.rows, c.cols, n);
                 check_path(kTable, quant ? Bound::kOnednnQ8Acts : Bound::kOnednnF32, m, x, n, what);
                 check_path(quant ? kAvx2Int8 : kAvx2Float, quant ? Bound::kQ8Acts : Bound::kF32, m, x, n, what);
+                if (quant && n > 1) {
+                    // Integer block dots are exact on both, so the AVX-VNNI tile must agree bit for bit.
+                    CHECK_MESSAGE(run(kAvx2Int8, m, x, n) == run(kAvx2Vnni, m, x, n), "avx-vnni differs: " << what);
+                }
                 if (n >= 5) {
                     check_path(kOnednnF32, Bound::kOnednnF32, m, x, n, what);
                     if (quant) check_path(kOnednnF32OnQ8, Bound::kOnednnQ8Acts, m, x, n, what);
@@ -247,7 +256,8 @@ TEST_CASE("batched matmul paths do not depend on the thread count") {
         const Weights m = make_weights(dtype, 700, 896, 11);  // several oneDNN tiles and a short last one
         const std::vector<float> x = gaussian(64 * 896, 12);
         const Path* own = dtype == DType::F32 ? &kAvx2Float : &kAvx2Int8;
-        for (const Path* p : {own, &kOnednnF32, &kOnednnF32OnQ8, &kOnednnS8, &kTable}) {
+        const Path* own_vnni = dtype == DType::F32 ? &kAvx2Float : &kAvx2Vnni;
+        for (const Path* p : {own, own_vnni, &kOnednnF32, &kOnednnF32OnQ8, &kOnednnS8, &kTable}) {
             omp_set_num_threads(1);
             const std::vector<float> one = run(*p, m, x, 64);
             omp_set_num_threads(2);

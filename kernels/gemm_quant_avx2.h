@@ -1,0 +1,34 @@
+// Internal to the AVX2 q8/q4 matmul files (matvec_quant_avx2.cpp, gemm_quant_avx2.cpp,
+// gemm_quant_vnni.cpp): the re-laid-out weight tile of the batched kernels and the entry
+// points the files call across. No SIMD types here.
+#pragma once
+#include <cstdint>
+
+#include "kernels/kernels_avx2.h"
+
+namespace ember::avx2 {
+
+constexpr int kTileRows = 8;  // weight rows per tile: one per 32-bit lane of a YMM register
+
+// One 8-row tile of a q8/q4 matrix re-laid out for broadcast-activation products.
+// Block b of the tile:
+//   q4: 4 x 32 bytes; vector g holds bytes [4g, 4g+4) of each row's block (row r at
+//       4r): low nibbles are elements 4g..4g+3, high nibbles 16+4g..16+4g+3.
+//   q8: 8 x 32 bytes; vector g holds elements [4g, 4g+4) of each row.
+//   scale: 8 f32, one per row (0 for rows past the matrix end, whose weights are zero).
+struct TileLayout {
+    int64_t vec_per_block;  // 4 (q4) or 8 (q8)
+    uint8_t* q;             // [n_blocks][vec_per_block][32], 32-byte aligned
+    float* scale;           // [n_blocks][8], 32-byte aligned
+};
+
+// One token (matvec_quant_avx2.cpp): y[rows].
+void matvec_quant(const MatrixView& w, const QuantizedActs& x, float* y);
+
+// A q4 tile times tokens [t0, t0 + n) (n <= 4), written to y[t, r0 .. r0 + 8) (rows past
+// `rows` are not written). gemm_quant_vnni.cpp: VPDPBUSD (AVX-VNNI) in place of the AVX2
+// maddubs / madd pair; integer sums are exact either way, so the results are identical.
+void tile_pass_q4_vnni(const TileLayout& tile, const QuantizedActs& x, int64_t t0, int n, int64_t r0, int64_t rows,
+                       float* y);
+
+}  // namespace ember::avx2
