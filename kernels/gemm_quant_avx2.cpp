@@ -9,6 +9,7 @@
 // is exact; it is scaled by d_w * d_x and accumulated in f32, like the decode kernels.
 // On this design the AVX2 bound is the multiply unit: maddubs + madd per 32 MACs.
 #include "kernels/gemm_quant_avx2.h"
+#include "kernels/q4_interleaved.h"
 #include "kernels/quant.h"
 #include "kernels/scratch.h"
 #include "kernels/simd_avx2.h"
@@ -22,19 +23,38 @@ constexpr int64_t kParallelMinMacs = 32768;  // below this a matmul stays on one
 constexpr int kTokensPerPass = 4;   // tokens sharing each weight load
 constexpr int kTilesPerChunk = 4;   // 32 rows share each pass over a token group's activations
 
-void pack_tile_q4(const MatrixView& w, int64_t r0, int64_t n_blocks, TileLayout& t) {
+// Where block b of row r of a q4 matrix keeps its 16 quant bytes and its f16 scale, in
+// either layout (the interleaved groups: kernels/q4_interleaved.h).
+struct Q4BlockRef {
+    const uint8_t* q;
+    const uint8_t* scale_f16;
+};
+Q4BlockRef q4_block(const MatrixView& w, int64_t r, int64_t b) {
     const auto* base = static_cast<const uint8_t*>(w.data);
+    if (w.layout == WeightLayout::kQ4Interleaved8 && r < w.rows / q4i::kGroupRows * q4i::kGroupRows) {
+        const int in_group = int(r % q4i::kGroupRows);
+        const uint8_t* blk = base + (r - in_group) * w.row_bytes + b * q4i::kGroupBlockBytes;
+        return {blk + q4i::quant_offset(in_group), blk + q4i::scale_offset(in_group)};
+    }
+    const auto* row = reinterpret_cast<const BlockQ4*>(base + r * w.row_bytes);
+    return {row[b].q, reinterpret_cast<const uint8_t*>(&row[b].scale_f16)};
+}
+
+void pack_tile_q4(const MatrixView& w, int64_t r0, int64_t n_blocks, TileLayout& t) {
     for (int r = 0; r < kTileRows; ++r) {
         const bool real = r0 + r < w.rows;
-        const auto* row = reinterpret_cast<const BlockQ4*>(base + (real ? r0 + r : 0) * w.row_bytes);
         for (int64_t b = 0; b < n_blocks; ++b) {
             uint8_t* dst = t.q + b * 128 + 4 * r;
             if (real) {
-                for (int g = 0; g < 4; ++g) std::memcpy(dst + 32 * g, row[b].q + 4 * g, 4);
+                const Q4BlockRef blk = q4_block(w, r0 + r, b);
+                for (int g = 0; g < 4; ++g) std::memcpy(dst + 32 * g, blk.q + 4 * g, 4);
+                uint16_t h;
+                std::memcpy(&h, blk.scale_f16, 2);
+                t.scale[b * 8 + r] = f16_scalar(h);
             } else {
                 for (int g = 0; g < 4; ++g) std::memset(dst + 32 * g, 0x88, 4);  // nibble 8 = weight 0
+                t.scale[b * 8 + r] = 0.0f;
             }
-            t.scale[b * 8 + r] = real ? f16_scalar(row[b].scale_f16) : 0.0f;
         }
     }
 }
@@ -168,7 +188,7 @@ void gemm(const MatrixView& w, const QuantizedActs& x, float* y, int64_t n_token
 
 void matmul_quant(const MatrixView& w, const QuantizedActs& x, float* y, int64_t n_tokens, bool avx_vnni) {
     if (n_tokens == 1)
-        matvec_quant(w, x, y);
+        matvec_quant(w, x, y, avx_vnni);
     else
         gemm(w, x, y, n_tokens, avx_vnni);
 }

@@ -6,6 +6,7 @@
 // and the next rows are prefetched. Per 32-block the integer dot product is exact (int16
 // pair sums, then int32); it is scaled by d_w * d_x and accumulated in f32.
 #include "kernels/gemm_quant_avx2.h"
+#include "kernels/q4_interleaved.h"
 #include "kernels/quant.h"
 #include "kernels/simd_avx2.h"
 
@@ -73,6 +74,37 @@ void matvec_q4_4rows(const MatrixView& w, const QuantizedActs& x, int64_t r0, fl
     _mm_storeu_ps(y + r0, _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1)));
 }
 
+// Rows [8g, 8g + 8) of a kQ4Interleaved8 matrix (kernels/q4_interleaved.h) times one
+// token: y8[8]. Each 32-byte load holds rows k and k+4 of a block; against x's block as
+// [x0..15 | x0..15] (low nibbles) and [x16..31 | x16..31] (high nibbles) one maddubs pair
+// serves both rows. Two levels of hadd fold the four pair registers into [r0..r3 | r4..r7],
+// the order of the 8 scales, so one conversion and one FMA finish the 8 rows' block.
+// About half the instructions per weight byte of matvec_q4_4rows, with one sequential
+// stream per thread for the hardware prefetcher.
+void matvec_q4i_group(const uint8_t* group, const QuantizedActs& x, float* y8) {
+    const __m256i low = _mm256_set1_epi8(0x0f), ones = _mm256_set1_epi16(1);
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t b = 0; b < x.n_blocks; ++b) {
+        const uint8_t* blk = group + b * q4i::kGroupBlockBytes;
+        const __m256i xlo = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x.q + b * 32)));
+        const __m256i xhi =
+            _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x.q + b * 32 + 16)));
+        __m256i p[4];
+        for (int k = 0; k < 4; ++k) {
+            const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 16 + 32 * k));
+            const __m256i lo = _mm256_and_si256(v, low), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), low);
+            // int16 sums: 2 products each <= 15 * 127 per maddubs lane, two added: |s| <= 7620.
+            p[k] = _mm256_madd_epi16(_mm256_add_epi16(_mm256_maddubs_epi16(lo, xlo), _mm256_maddubs_epi16(hi, xhi)), ones);
+        }
+        __m256i dot = _mm256_hadd_epi32(_mm256_hadd_epi32(p[0], p[1]), _mm256_hadd_epi32(p[2], p[3]));
+        dot = _mm256_sub_epi32(dot, _mm256_set1_epi32(8 * x.sum[b]));  // dot(n - 8, q) = dot(n, q) - 8 sum(q)
+        const __m256 scale = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk))),
+                                           _mm256_set1_ps(x.d[b]));
+        acc = fma_lanes(dot, scale, acc);
+    }
+    _mm256_storeu_ps(y8, acc);
+}
+
 // Q8: maddubs needs one unsigned operand, so |w| times q with w's sign moved onto q
 // (pair sums <= 2*127*127 fit int16). Same shapes as the q4 pair above.
 inline __m256i q8_dot(const BlockQ8& blk, __m256i xq, __m256i ones) {
@@ -126,10 +158,28 @@ void matvec(const MatrixView& w, const QuantizedActs& x, float* y, void (*four_r
     for (int64_t r = 4 * groups; r < w.rows; ++r) y[r] = one_row(reinterpret_cast<const Block*>(base + r * w.row_bytes), x);
 }
 
+// A kQ4Interleaved8 matrix: groups of 8 rows split statically over the threads (each
+// thread streams one contiguous range), then the file-layout rows after the last group.
+void matvec_q4_interleaved(const MatrixView& w, const QuantizedActs& x, float* y, bool avx_vnni) {
+    const int64_t n_groups = w.rows / q4i::kGroupRows, group_bytes = q4i::kGroupRows * w.row_bytes;
+    const auto* base = static_cast<const uint8_t*>(w.data);
+#pragma omp parallel for schedule(static) if (w.rows * w.cols > kParallelMinMacs)
+    for (int64_t g = 0; g < n_groups; ++g) {
+        if (avx_vnni)
+            matvec_q4i_group_vnni(base + g * group_bytes, x, y + g * q4i::kGroupRows);
+        else
+            matvec_q4i_group(base + g * group_bytes, x, y + g * q4i::kGroupRows);
+    }
+    for (int64_t r = n_groups * q4i::kGroupRows; r < w.rows; ++r)
+        y[r] = matvec_q4_row(reinterpret_cast<const BlockQ4*>(base + r * w.row_bytes), x);
+}
+
 }  // namespace
 
-void matvec_quant(const MatrixView& w, const QuantizedActs& x, float* y) {
-    if (w.dtype == DType::Q4)
+void matvec_quant(const MatrixView& w, const QuantizedActs& x, float* y, bool avx_vnni) {
+    if (w.layout == WeightLayout::kQ4Interleaved8)
+        matvec_q4_interleaved(w, x, y, avx_vnni);
+    else if (w.dtype == DType::Q4)
         matvec<BlockQ4>(w, x, y, matvec_q4_4rows, matvec_q4_row);
     else
         matvec<BlockQ8>(w, x, y, matvec_q8_4rows, matvec_q8_row);

@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "kernels/half.h"
+#include "kernels/q4_interleaved.h"
 #include "kernels/quant.h"
 
 namespace ember {
@@ -139,7 +140,20 @@ std::unique_ptr<Model> Model::load(const std::filesystem::path& path) {
                                  std::to_string(blob.offset) + ": " + e.what());
         }
     }
+    repack_weights(model->weights_, kernels());
     return model;
+}
+
+void repack_weights(ModelWeights& w, const KernelTable& table) {
+    if (table.repack == nullptr) return;
+    auto repack = [&](MatrixView& m) {
+        // Writable by contract (see model.h): the model's private mapping or buffer.
+        m = table.repack(m, const_cast<void*>(m.data));
+    };
+    for (LayerWeights& L : w.layers)
+        for (MatrixView* m : {&L.q_proj, &L.k_proj, &L.v_proj, &L.o_proj, &L.gate_proj, &L.up_proj, &L.down_proj})
+            repack(*m);
+    if (w.lm_head.data != w.embed.data) repack(w.lm_head);  // tied: the embedding's own rows
 }
 
 bool Model::is_eos(int32_t id) const {
@@ -148,6 +162,12 @@ bool Model::is_eos(int32_t id) const {
 }
 
 void matrix_row_to_f32(const MatrixView& m, int64_t row, float* out) {
+    if (m.layout == WeightLayout::kQ4Interleaved8) {  // repacked for the kernels: gather the row
+        std::vector<BlockQ4> blocks(size_t(m.row_bytes) / sizeof(BlockQ4));
+        q4i::copy_row(m, row, blocks.data());
+        dequantize_row_q4_ref(blocks.data(), out, m.cols);
+        return;
+    }
     const uint8_t* p = static_cast<const uint8_t*>(m.data) + row * m.row_bytes;
     switch (m.dtype) {
         case DType::F32: std::copy_n(reinterpret_cast<const float*>(p), m.cols, out); break;

@@ -77,7 +77,14 @@ private:
     std::shared_ptr<uint8_t[]> synthetic_weights_;  // Model::synthetic: every weight, 64-byte aligned
 };
 
-// Row `row` of a weight matrix as floats (embedding lookup): out[cols].
+// Row `row` of a weight matrix as floats (embedding lookup; tests): out[cols].
 void matrix_row_to_f32(const MatrixView& m, int64_t row, float* out);
+
+// Lets `table` rearrange every layer matrix and an untied lm_head, in place, into the
+// layout its matmul reads fastest (KernelTable::repack; the AVX2 table interleaves q4
+// rows). The bytes behind the views must be writable (Model's own memory or its private
+// file mapping). The embedding is never repacked: its rows are looked up one by one.
+// EMBER_REPACK=0 in the environment turns it off.
+void repack_weights(ModelWeights& w, const KernelTable& table);
 
 }  // namespace ember
