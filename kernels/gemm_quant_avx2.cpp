@@ -23,33 +23,39 @@ constexpr int64_t kParallelMinMacs = 32768;  // below this a matmul stays on one
 constexpr int kTokensPerPass = 4;   // tokens sharing each weight load
 constexpr int kTilesPerChunk = 4;   // 32 rows share each pass over a token group's activations
 
-// Where block b of row r of a q4 matrix keeps its 16 quant bytes and its f16 scale, in
-// either layout (the interleaved groups: kernels/q4_interleaved.h).
-struct Q4BlockRef {
-    const uint8_t* q;
-    const uint8_t* scale_f16;
-};
-Q4BlockRef q4_block(const MatrixView& w, int64_t r, int64_t b) {
-    const auto* base = static_cast<const uint8_t*>(w.data);
-    if (w.layout == WeightLayout::kQ4Interleaved8 && r < w.rows / q4i::kGroupRows * q4i::kGroupRows) {
-        const int in_group = int(r % q4i::kGroupRows);
-        const uint8_t* blk = base + (r - in_group) * w.row_bytes + b * q4i::kGroupBlockBytes;
-        return {blk + q4i::quant_offset(in_group), blk + q4i::scale_offset(in_group)};
-    }
-    const auto* row = reinterpret_cast<const BlockQ4*>(base + r * w.row_bytes);
-    return {row[b].q, reinterpret_cast<const uint8_t*>(&row[b].scale_f16)};
-}
-
+// Rows [r0, r0 + 8) of a q4 matrix -> the tile layout. The rows are either a group of the
+// interleaved layout (kernels/q4_interleaved.h) or file-layout rows; either way row r's
+// block b is 16 quant bytes at first[r] + b * stride[r] and an f16 scale at
+// scale[r] + b * stride[r], so the copy loop is the same.
 void pack_tile_q4(const MatrixView& w, int64_t r0, int64_t n_blocks, TileLayout& t) {
+    const auto* base = static_cast<const uint8_t*>(w.data);
+    const bool grouped = w.layout == WeightLayout::kQ4Interleaved8 && r0 + kTileRows <= w.rows / q4i::kGroupRows * q4i::kGroupRows;
+    const uint8_t* first[kTileRows];
+    const uint8_t* scale[kTileRows];
+    int64_t stride[kTileRows];
+    for (int r = 0; r < kTileRows; ++r) {
+        const int64_t row = r0 + r < w.rows ? r0 + r : 0;  // rows past the end: any real row, zeroed below
+        if (grouped) {
+            const uint8_t* group = base + r0 * w.row_bytes;
+            first[r] = group + q4i::quant_offset(r);
+            scale[r] = group + q4i::scale_offset(r);
+            stride[r] = q4i::kGroupBlockBytes;
+        } else {
+            const auto* blocks = reinterpret_cast<const BlockQ4*>(base + row * w.row_bytes);
+            first[r] = blocks[0].q;
+            scale[r] = reinterpret_cast<const uint8_t*>(&blocks[0].scale_f16);
+            stride[r] = int64_t(sizeof(BlockQ4));
+        }
+    }
     for (int r = 0; r < kTileRows; ++r) {
         const bool real = r0 + r < w.rows;
         for (int64_t b = 0; b < n_blocks; ++b) {
             uint8_t* dst = t.q + b * 128 + 4 * r;
             if (real) {
-                const Q4BlockRef blk = q4_block(w, r0 + r, b);
-                for (int g = 0; g < 4; ++g) std::memcpy(dst + 32 * g, blk.q + 4 * g, 4);
+                const uint8_t* q = first[r] + b * stride[r];
+                for (int g = 0; g < 4; ++g) std::memcpy(dst + 32 * g, q + 4 * g, 4);
                 uint16_t h;
-                std::memcpy(&h, blk.scale_f16, 2);
+                std::memcpy(&h, scale[r] + b * stride[r], 2);
                 t.scale[b * 8 + r] = f16_scalar(h);
             } else {
                 for (int g = 0; g < 4; ++g) std::memset(dst + 32 * g, 0x88, 4);  // nibble 8 = weight 0

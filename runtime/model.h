@@ -75,16 +75,23 @@ private:
     TokenizerInfo tokenizer_info_;
     std::unique_ptr<Tokenizer> tokenizer_;
     std::shared_ptr<uint8_t[]> synthetic_weights_;  // Model::synthetic: every weight, 64-byte aligned
+    std::shared_ptr<void> repacked_weights_;         // Model::load: matrices repacked for the kernels
 };
 
 // Row `row` of a weight matrix as floats (embedding lookup; tests): out[cols].
 void matrix_row_to_f32(const MatrixView& m, int64_t row, float* out);
 
-// Lets `table` rearrange every layer matrix and an untied lm_head, in place, into the
-// layout its matmul reads fastest (KernelTable::repack; the AVX2 table interleaves q4
-// rows). The bytes behind the views must be writable (Model's own memory or its private
-// file mapping). The embedding is never repacked: its rows are looked up one by one.
+// Lets `table` rearrange every layer matrix and an untied lm_head into the layout its
+// matmul reads fastest (KernelTable::repack; the AVX2 table interleaves q4 rows). The
+// embedding is never repacked (a tied lm_head neither): its rows are looked up one by one.
 // EMBER_REPACK=0 in the environment turns it off.
-void repack_weights(ModelWeights& w, const KernelTable& table);
+//
+// In place: the bytes behind the views must be writable (Model::synthetic's own buffer).
+void repack_weights_in_place(ModelWeights& w, const KernelTable& table);
+// Into a new anonymous arena, for a read-only file
+// mapping: the views move to the arena, and the file pages the originals occupied are
+// dropped from this process (MADV_DONTNEED), so resident memory does not double. Returns
+// the arena's owner (nullptr when the table repacked nothing).
+std::shared_ptr<void> repack_weights_to_arena(ModelWeights& w, const KernelTable& table);
 
 }  // namespace ember

@@ -75,9 +75,7 @@ std::unique_ptr<ModelFile> ModelFile::open(const std::filesystem::path& path) {
         ::close(fd);
         fail(path, "file is " + std::to_string(mf->size_) + " bytes, too short for an .ember header (truncated?)");
     }
-    // Private and writable: Model repacks some weight matrices in place for the kernels
-    // (copy-on-write: touched pages become the process's own; the file never changes).
-    void* m = ::mmap(nullptr, mf->size_, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+    void* m = ::mmap(nullptr, mf->size_, PROT_READ, MAP_SHARED, fd, 0);
     ::close(fd);  // the mapping keeps the file alive
     if (m == MAP_FAILED) fail(path, std::string("mmap failed: ") + std::strerror(errno));
     mf->map_ = static_cast<const uint8_t*>(m);

@@ -39,9 +39,6 @@ struct TensorInfo {
 // A read-only, validated view of a .ember file. Opening checks magic, version, header
 // JSON, and that every tensor's dtype is known and its (offset, size) is aligned, inside
 // the file and consistent with its shape. Errors throw ModelFileError.
-// The file is mapped private and writable (copy-on-write): Model::load repacks weight
-// matrices in place into the kernel table's layout (KernelTable::repack); the file on disk
-// is never written, and untouched pages stay shared with the page cache.
 class ModelFile {
 public:
     static std::unique_ptr<ModelFile> open(const std::filesystem::path& path);

@@ -371,7 +371,7 @@ std::unique_ptr<Model> Model::synthetic(const ModelConfig& config, DType body, D
 
     model->tokenizer_info_.bos_token_id = c.bos_token_id;
     model->tokenizer_info_.eos_token_ids = c.eos_token_ids;
-    repack_weights(model->weights_, kernels());
+    repack_weights_in_place(model->weights_, kernels());
     return model;
 }
 
