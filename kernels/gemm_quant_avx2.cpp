@@ -9,7 +9,7 @@
 // is exact; it is scaled by d_w * d_x and accumulated in f32, like the decode kernels.
 // On this design the AVX2 bound is the multiply unit: maddubs + madd per 32 MACs.
 #include "kernels/gemm_quant_avx2.h"
-#include "kernels/q4_interleaved.h"
+#include "kernels/interleaved8.h"
 #include "kernels/quant.h"
 #include "kernels/scratch.h"
 #include "kernels/simd_avx2.h"
@@ -23,61 +23,74 @@ constexpr int64_t kParallelMinMacs = 32768;  // below this a matmul stays on one
 constexpr int kTokensPerPass = 4;   // tokens sharing each weight load
 constexpr int kTilesPerChunk = 4;   // 32 rows share each pass over a token group's activations
 
-// Rows [r0, r0 + 8) of a q4 matrix -> the tile layout. The rows are either a group of the
-// interleaved layout (kernels/q4_interleaved.h) or file-layout rows; either way row r's
-// block b is 16 quant bytes at first[r] + b * stride[r] and an f16 scale at
-// scale[r] + b * stride[r], so the copy loop is the same.
-void pack_tile_q4(const MatrixView& w, int64_t r0, int64_t n_blocks, TileLayout& t) {
-    const auto* base = static_cast<const uint8_t*>(w.data);
-    const bool grouped = w.layout == WeightLayout::kQ4Interleaved8 && r0 + kTileRows <= w.rows / q4i::kGroupRows * q4i::kGroupRows;
-    const uint8_t* first[kTileRows];
+// Where rows [r0, r0 + 8) of a q4/q8 matrix keep their blocks: row r's block b has its
+// quant bytes at quant[r] + b * stride[r] and its f16 scale at scale[r] + b * stride[r],
+// whether the rows are a group of the interleaved layout (kernels/interleaved8.h) or
+// file-layout rows. Rows past the matrix end point at row 0 (callers zero them).
+struct TileRows {
+    const uint8_t* quant[kTileRows];
     const uint8_t* scale[kTileRows];
     int64_t stride[kTileRows];
+};
+
+TileRows tile_rows(const MatrixView& w, int64_t r0) {
+    const auto* base = static_cast<const uint8_t*>(w.data);
+    const bool grouped =
+        w.layout == WeightLayout::kInterleaved8 && r0 + kTileRows <= w.rows / il8::kGroupRows * il8::kGroupRows;
+    const int64_t block_bytes = w.dtype == DType::Q4 ? int64_t(sizeof(BlockQ4)) : int64_t(sizeof(BlockQ8));
+    TileRows t;
     for (int r = 0; r < kTileRows; ++r) {
-        const int64_t row = r0 + r < w.rows ? r0 + r : 0;  // rows past the end: any real row, zeroed below
         if (grouped) {
             const uint8_t* group = base + r0 * w.row_bytes;
-            first[r] = group + q4i::quant_offset(r);
-            scale[r] = group + q4i::scale_offset(r);
-            stride[r] = q4i::kGroupBlockBytes;
+            t.quant[r] = group + il8::quant_offset(w.dtype, r);
+            t.scale[r] = group + il8::scale_offset(r);
+            t.stride[r] = il8::group_block_bytes(w.dtype);
         } else {
-            const auto* blocks = reinterpret_cast<const BlockQ4*>(base + row * w.row_bytes);
-            first[r] = blocks[0].q;
-            scale[r] = reinterpret_cast<const uint8_t*>(&blocks[0].scale_f16);
-            stride[r] = int64_t(sizeof(BlockQ4));
+            const uint8_t* row = base + (r0 + r < w.rows ? r0 + r : 0) * w.row_bytes;
+            t.scale[r] = row;  // BlockQ4 / BlockQ8: f16 scale, then the quants
+            t.quant[r] = row + 2;
+            t.stride[r] = block_bytes;
         }
     }
+    return t;
+}
+
+float scale_at(const TileRows& rows, int r, int64_t b) {
+    uint16_t h;
+    std::memcpy(&h, rows.scale[r] + b * rows.stride[r], 2);
+    return f16_scalar(h);
+}
+
+void pack_tile_q4(const MatrixView& w, int64_t r0, int64_t n_blocks, TileLayout& t) {
+    const TileRows rows = tile_rows(w, r0);
     for (int r = 0; r < kTileRows; ++r) {
         const bool real = r0 + r < w.rows;
         for (int64_t b = 0; b < n_blocks; ++b) {
             uint8_t* dst = t.q + b * 128 + 4 * r;
             if (real) {
-                const uint8_t* q = first[r] + b * stride[r];
+                const uint8_t* q = rows.quant[r] + b * rows.stride[r];
                 for (int g = 0; g < 4; ++g) std::memcpy(dst + 32 * g, q + 4 * g, 4);
-                uint16_t h;
-                std::memcpy(&h, scale[r] + b * stride[r], 2);
-                t.scale[b * 8 + r] = f16_scalar(h);
             } else {
                 for (int g = 0; g < 4; ++g) std::memset(dst + 32 * g, 0x88, 4);  // nibble 8 = weight 0
-                t.scale[b * 8 + r] = 0.0f;
             }
+            t.scale[b * 8 + r] = real ? scale_at(rows, r, b) : 0.0f;
         }
     }
 }
 
 void pack_tile_q8(const MatrixView& w, int64_t r0, int64_t n_blocks, TileLayout& t) {
-    const auto* base = static_cast<const uint8_t*>(w.data);
+    const TileRows rows = tile_rows(w, r0);
     for (int r = 0; r < kTileRows; ++r) {
         const bool real = r0 + r < w.rows;
-        const auto* row = reinterpret_cast<const BlockQ8*>(base + (real ? r0 + r : 0) * w.row_bytes);
         for (int64_t b = 0; b < n_blocks; ++b) {
             uint8_t* dst = t.q + b * 256 + 4 * r;
             if (real) {
-                for (int g = 0; g < 8; ++g) std::memcpy(dst + 32 * g, row[b].q + 4 * g, 4);
+                const uint8_t* q = rows.quant[r] + b * rows.stride[r];
+                for (int g = 0; g < 8; ++g) std::memcpy(dst + 32 * g, q + 4 * g, 4);
             } else {
                 for (int g = 0; g < 8; ++g) std::memset(dst + 32 * g, 0, 4);
             }
-            t.scale[b * 8 + r] = real ? f16_scalar(row[b].scale_f16) : 0.0f;
+            t.scale[b * 8 + r] = real ? scale_at(rows, r, b) : 0.0f;
         }
     }
 }

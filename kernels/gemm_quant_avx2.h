@@ -23,10 +23,10 @@ struct TileLayout {
 };
 
 // One token (matvec_quant_avx2.cpp): y[rows]. avx_vnni: the AVX-VNNI group kernel for
-// kQ4Interleaved8 matrices (only if cpu_features().avx_vnni; same results).
+// q4 kInterleaved8 matrices (only if cpu_features().avx_vnni; same results).
 void matvec_quant(const MatrixView& w, const QuantizedActs& x, float* y, bool avx_vnni);
 
-// One 8-row group of a kQ4Interleaved8 matrix times one token, y8[8], with VPDPBUSD
+// One 8-row group of a q4 kInterleaved8 matrix times one token, y8[8], with VPDPBUSD
 // (gemm_quant_vnni.cpp). Integer block dots are exact, so it equals the AVX2 version.
 void matvec_q4i_group_vnni(const uint8_t* group, const QuantizedActs& x, float* y8);
 

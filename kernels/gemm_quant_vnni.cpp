@@ -58,7 +58,7 @@ void matvec_q4i_group_vnni(const uint8_t* group, const QuantizedActs& x, float* 
     const __m256i low = _mm256_set1_epi8(0x0f);
     __m256 acc = _mm256_setzero_ps();
     for (int64_t b = 0; b < x.n_blocks; ++b) {
-        const uint8_t* blk = group + b * 144;  // q4i::kGroupBlockBytes
+        const uint8_t* blk = group + b * 144;  // il8::kQ4GroupBlockBytes
         const __m256i xlo = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x.q + b * 32)));
         const __m256i xhi =
             _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x.q + b * 32 + 16)));

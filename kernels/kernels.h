@@ -16,7 +16,7 @@ namespace ember {
 // time by a table's repack (below) and only that table's matmul reads them.
 enum class WeightLayout : uint8_t {
     kRows,            // row after row, each dtype_row_bytes(dtype, cols) bytes
-    kQ4Interleaved8,  // Q4 rows in groups of 8, block by block (kernels/q4_interleaved.h)
+    kInterleaved8,  // Q4 / Q8 rows in groups of 8, block by block (kernels/interleaved8.h)
 };
 
 // A weight matrix [rows, cols] in any weight dtype. In the kRows layout each row is

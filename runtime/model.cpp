@@ -10,7 +10,7 @@
 #include <cstring>
 
 #include "kernels/half.h"
-#include "kernels/q4_interleaved.h"
+#include "kernels/interleaved8.h"
 #include "kernels/quant.h"
 
 namespace ember {
@@ -158,8 +158,14 @@ std::vector<MatrixView*> repack_candidates(ModelWeights& w) {
     for (LayerWeights& L : w.layers)
         for (MatrixView* m : {&L.q_proj, &L.k_proj, &L.v_proj, &L.o_proj, &L.gate_proj, &L.up_proj, &L.down_proj})
             out.push_back(m);
-    if (w.lm_head.data != w.embed.data) out.push_back(&w.lm_head);  // tied: the embedding's own rows
+    out.push_back(&w.lm_head);  // tied: the embedding too (tie_embedding_view)
     return out;
+}
+
+// A tied lm_head is the embedding: after a repack the embedding looks its rows up in the
+// new layout (matrix_row_to_f32 reads every layout).
+void tie_embedding_view(ModelWeights& w, const void* embed_data_before) {
+    if (embed_data_before == w.embed.data && w.lm_head.data != embed_data_before) w.embed = w.lm_head;
 }
 
 int64_t matrix_bytes(const MatrixView& m) { return m.rows * m.row_bytes; }
@@ -168,11 +174,14 @@ int64_t matrix_bytes(const MatrixView& m) { return m.rows * m.row_bytes; }
 
 void repack_weights_in_place(ModelWeights& w, const KernelTable& table) {
     if (table.repack == nullptr) return;
+    const bool tied = w.lm_head.data == w.embed.data;
     for (MatrixView* m : repack_candidates(w)) *m = table.repack(*m, const_cast<void*>(m->data));  // writable: see model.h
+    if (tied) w.embed = w.lm_head;  // same bytes, now in the lm_head's layout
 }
 
 std::shared_ptr<void> repack_weights_to_arena(ModelWeights& w, const KernelTable& table) {
     if (table.repack == nullptr) return nullptr;
+    const void* embed_before = w.lm_head.data == w.embed.data ? w.embed.data : nullptr;
     const std::vector<MatrixView*> candidates = repack_candidates(w);
     // Reserve room for every candidate (64-byte aligned); pages never written cost nothing
     // (MAP_NORESERVE), and the unused tail is returned at the end.
@@ -197,6 +206,7 @@ std::shared_ptr<void> repack_weights_to_arena(ModelWeights& w, const KernelTable
         const auto end = (reinterpret_cast<uintptr_t>(before.data) + uintptr_t(matrix_bytes(before))) / uintptr_t(page) * uintptr_t(page);
         if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
     }
+    if (embed_before != nullptr) tie_embedding_view(w, embed_before);
     const size_t kept = (used + size_t(page) - 1) / size_t(page) * size_t(page);
     if (kept < capacity) ::munmap(arena + kept, capacity - kept);
     if (kept == 0) return nullptr;
@@ -209,10 +219,13 @@ bool Model::is_eos(int32_t id) const {
 }
 
 void matrix_row_to_f32(const MatrixView& m, int64_t row, float* out) {
-    if (m.layout == WeightLayout::kQ4Interleaved8) {  // repacked for the kernels: gather the row
-        std::vector<BlockQ4> blocks(size_t(m.row_bytes) / sizeof(BlockQ4));
-        q4i::copy_row(m, row, blocks.data());
-        dequantize_row_q4_ref(blocks.data(), out, m.cols);
+    if (m.layout == WeightLayout::kInterleaved8) {  // repacked for the kernels: gather the row
+        std::vector<uint8_t> bytes(static_cast<size_t>(m.row_bytes));
+        il8::copy_row(m, row, bytes.data());
+        if (m.dtype == DType::Q4)
+            dequantize_row_q4_ref(reinterpret_cast<const BlockQ4*>(bytes.data()), out, m.cols);
+        else
+            dequantize_row_q8_ref(reinterpret_cast<const BlockQ8*>(bytes.data()), out, m.cols);
         return;
     }
     const uint8_t* p = static_cast<const uint8_t*>(m.data) + row * m.row_bytes;

@@ -81,9 +81,10 @@ private:
 // Row `row` of a weight matrix as floats (embedding lookup; tests): out[cols].
 void matrix_row_to_f32(const MatrixView& m, int64_t row, float* out);
 
-// Lets `table` rearrange every layer matrix and an untied lm_head into the layout its
-// matmul reads fastest (KernelTable::repack; the AVX2 table interleaves q4 rows). The
-// embedding is never repacked (a tied lm_head neither): its rows are looked up one by one.
+// Lets `table` rearrange every layer matrix and the lm_head into the layout its matmul
+// reads fastest (KernelTable::repack; the AVX2 table interleaves q4/q8 rows in groups of
+// 8). An untied embedding keeps the file layout; a tied one follows the lm_head (its
+// rows are looked up through matrix_row_to_f32, which reads every layout).
 // EMBER_REPACK=0 in the environment turns it off.
 //
 // In place: the bytes behind the views must be writable (Model::synthetic's own buffer).
