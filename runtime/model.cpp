@@ -2,6 +2,7 @@
 #include "runtime/model.h"
 
 #include <algorithm>
+#include <functional>
 
 #include <sys/mman.h>
 #include <unistd.h>
@@ -97,29 +98,9 @@ std::unique_ptr<Model> Model::load(const std::filesystem::path& path) {
     const ModelConfig& c = model->config_;
 
     TensorBinder bind(f, c);
-    ModelWeights& w = model->weights_;
-    w.embed = bind.matrix("model.embed_tokens.weight");
-    w.layers.resize(size_t(c.n_layers));
-    for (int64_t l = 0; l < c.n_layers; ++l) {
-        const std::string p = "model.layers." + std::to_string(l) + ".";
-        LayerWeights& L = w.layers[size_t(l)];
-        L.attn_norm = bind.vector(p + "input_layernorm.weight");
-        L.q_proj = bind.matrix(p + "self_attn.q_proj.weight");
-        L.k_proj = bind.matrix(p + "self_attn.k_proj.weight");
-        L.v_proj = bind.matrix(p + "self_attn.v_proj.weight");
-        if (c.qkv_bias) {
-            L.q_bias = bind.vector(p + "self_attn.q_proj.bias");
-            L.k_bias = bind.vector(p + "self_attn.k_proj.bias");
-            L.v_bias = bind.vector(p + "self_attn.v_proj.bias");
-        }
-        L.o_proj = bind.matrix(p + "self_attn.o_proj.weight");
-        L.ffn_norm = bind.vector(p + "post_attention_layernorm.weight");
-        L.gate_proj = bind.matrix(p + "mlp.gate_proj.weight");
-        L.up_proj = bind.matrix(p + "mlp.up_proj.weight");
-        L.down_proj = bind.matrix(p + "mlp.down_proj.weight");
-    }
-    w.final_norm = bind.vector("model.norm.weight");
-    w.lm_head = c.tie_embeddings ? w.embed : bind.matrix("lm_head.weight");
+    model->weights_ = bind_weights(
+        c, [&](const std::string& name) { return bind.matrix(name); },
+        [&](const std::string& name) { return bind.vector(name); });
 
     model->tokenizer_info_ = read_tokenizer_info(h, c);
     TokenizerInfo& ti = model->tokenizer_info_;
@@ -148,6 +129,34 @@ std::unique_ptr<Model> Model::load(const std::filesystem::path& path) {
     }
     model->repacked_weights_ = repack_weights_to_arena(model->weights_, kernels());
     return model;
+}
+
+ModelWeights bind_weights(const ModelConfig& c, const std::function<MatrixView(const std::string&)>& matrix,
+                          const std::function<const float*(const std::string&)>& vector) {
+    ModelWeights w;
+    w.embed = matrix("model.embed_tokens.weight");
+    w.layers.resize(size_t(c.n_layers));
+    for (int64_t l = 0; l < c.n_layers; ++l) {
+        const std::string p = "model.layers." + std::to_string(l) + ".";
+        LayerWeights& L = w.layers[size_t(l)];
+        L.attn_norm = vector(p + "input_layernorm.weight");
+        L.q_proj = matrix(p + "self_attn.q_proj.weight");
+        L.k_proj = matrix(p + "self_attn.k_proj.weight");
+        L.v_proj = matrix(p + "self_attn.v_proj.weight");
+        if (c.qkv_bias) {
+            L.q_bias = vector(p + "self_attn.q_proj.bias");
+            L.k_bias = vector(p + "self_attn.k_proj.bias");
+            L.v_bias = vector(p + "self_attn.v_proj.bias");
+        }
+        L.o_proj = matrix(p + "self_attn.o_proj.weight");
+        L.ffn_norm = vector(p + "post_attention_layernorm.weight");
+        L.gate_proj = matrix(p + "mlp.gate_proj.weight");
+        L.up_proj = matrix(p + "mlp.up_proj.weight");
+        L.down_proj = matrix(p + "mlp.down_proj.weight");
+    }
+    w.final_norm = vector("model.norm.weight");
+    w.lm_head = c.tie_embeddings ? w.embed : matrix("lm_head.weight");
+    return w;
 }
 
 namespace {

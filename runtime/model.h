@@ -1,5 +1,6 @@
 // A loaded model: the mapped .ember file, its config, tokenizer, and views of every weight.
 #pragma once
+#include <functional>
 #include <filesystem>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -77,6 +78,12 @@ private:
     std::shared_ptr<uint8_t[]> synthetic_weights_;  // Model::synthetic: every weight, 64-byte aligned
     std::shared_ptr<void> repacked_weights_;         // Model::load: matrices repacked for the kernels
 };
+
+// The HF tensor names of a Llama / Qwen2 checkpoint bound to ModelWeights: `matrix` and
+// `vector` look a name up (and throw when it is missing or malformed). Shared by
+// Model::load (file tensors) and Model::synthetic (generated ones).
+ModelWeights bind_weights(const ModelConfig& config, const std::function<MatrixView(const std::string&)>& matrix,
+                          const std::function<const float*(const std::string&)>& vector);
 
 // Row `row` of a weight matrix as floats (embedding lookup; tests): out[cols].
 void matrix_row_to_f32(const MatrixView& m, int64_t row, float* out);
