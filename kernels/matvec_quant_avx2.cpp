@@ -45,6 +45,18 @@ float matvec_q4_row(const BlockQ4* row, const QuantizedActs& x) {
     return hsum(acc);
 }
 
+// The f16 scales of block b of four rows, times dx, in lanes [0..3 | 0..3] (the order of
+// the folded dots below).
+template <class Block>
+__m256 four_row_scales(const Block* const row[4], int64_t b, float dx) {
+    __m128i h = _mm_cvtsi32_si128(row[0][b].scale_f16);
+    h = _mm_insert_epi16(h, row[1][b].scale_f16, 1);
+    h = _mm_insert_epi16(h, row[2][b].scale_f16, 2);
+    h = _mm_insert_epi16(h, row[3][b].scale_f16, 3);
+    const __m128 s4 = _mm_mul_ps(_mm_cvtph_ps(h), _mm_set1_ps(dx));
+    return _mm256_set_m128(s4, s4);
+}
+
 // Rows [r0, r0 + 4) of a Q4 matrix times one token. Per block, the four rows' 8-lane
 // integer dots are folded by horizontal adds into one register (lanes 0-3: rows 0-3,
 // first half of the block; lanes 4-7: the same rows, second half), so one conversion, one
@@ -64,12 +76,7 @@ void matvec_q4_4rows(const MatrixView& w, const QuantizedActs& x, int64_t r0, fl
         }
         __m256i dot = _mm256_hadd_epi32(_mm256_hadd_epi32(p[0], p[1]), _mm256_hadd_epi32(p[2], p[3]));
         dot = _mm256_add_epi32(dot, _mm256_setr_epi32(-8 * x.sum[b], -8 * x.sum[b], -8 * x.sum[b], -8 * x.sum[b], 0, 0, 0, 0));
-        __m128i h = _mm_cvtsi32_si128(row[0][b].scale_f16);
-        h = _mm_insert_epi16(h, row[1][b].scale_f16, 1);
-        h = _mm_insert_epi16(h, row[2][b].scale_f16, 2);
-        h = _mm_insert_epi16(h, row[3][b].scale_f16, 3);
-        const __m128 s4 = _mm_mul_ps(_mm_cvtph_ps(h), _mm_set1_ps(x.d[b]));
-        acc = fma_lanes(dot, _mm256_set_m128(s4, s4), acc);
+        acc = fma_lanes(dot, four_row_scales(row, b, x.d[b]), acc);
     }
     _mm_storeu_ps(y + r0, _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1)));
 }
@@ -136,12 +143,7 @@ void matvec_q8_4rows(const MatrixView& w, const QuantizedActs& x, int64_t r0, fl
             p[i] = q8_dot(row[i][b], xq, ones);
         }
         const __m256i dot = _mm256_hadd_epi32(_mm256_hadd_epi32(p[0], p[1]), _mm256_hadd_epi32(p[2], p[3]));
-        __m128i h = _mm_cvtsi32_si128(row[0][b].scale_f16);
-        h = _mm_insert_epi16(h, row[1][b].scale_f16, 1);
-        h = _mm_insert_epi16(h, row[2][b].scale_f16, 2);
-        h = _mm_insert_epi16(h, row[3][b].scale_f16, 3);
-        const __m128 s4 = _mm_mul_ps(_mm_cvtph_ps(h), _mm_set1_ps(x.d[b]));
-        acc = fma_lanes(dot, _mm256_set_m128(s4, s4), acc);
+        acc = fma_lanes(dot, four_row_scales(row, b, x.d[b]), acc);
     }
     _mm_storeu_ps(y + r0, _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1)));
 }
