@@ -4,6 +4,11 @@
 // Scores: q . K[t] for 4 keys at a time (4 accumulators, one combined horizontal sum).
 // Output: sum_t p[t] V[t]. For head_dim 64 and 128 (the common sizes) q and the output
 // row live in registers; other sizes go 8 lanes at a time through memory.
+// K/V stored as f16 or q8 are decoded to f32 a block (up to kDecodeFloats values) at a
+// time into a stack buffer (F16C / int8 widening), then run through the same f32 code,
+// so every kv type gets exactly the f32 arithmetic on its decoded values.
+#include <cstring>
+
 #include "kernels/kernels_avx2.h"
 #include "kernels/simd_avx2.h"
 
@@ -74,38 +79,102 @@ void block_scores_fixed(const float* q, const float* k, int n, float scale, floa
     }
 }
 
+constexpr int kDecodeFloats = 4096;  // decode buffer, 16 KiB of stack; head_dim <= this
+
+// K/V rows decoded per pass: the whole 16-token block for head_dim <= 256, a multiple of
+// 4 (the key grouping of block_scores) whenever possible.
+inline int rows_per_pass(int head_dim) {
+    const int rows = kDecodeFloats / head_dim;
+    return rows >= 4 ? rows & ~3 : 1;
+}
+
+void decode_f16_row(const uint16_t* src, int head_dim, float* dst) {
+    int d = 0;
+    for (; d + 8 <= head_dim; d += 8) _mm256_storeu_ps(dst + d, load_f16x8(src + d));
+    for (; d < head_dim; ++d) dst[d] = f16_scalar(src[d]);
+}
+
+// A q8 row: ceil(head_dim / 32) blocks of {f16 scale, int8 q[32]} (kernels/quant.h BlockQ8).
+// scale * q is exact in f32, so this equals the reference decode bit for bit.
+void decode_q8_row(const uint8_t* src, int head_dim, float* dst) {
+    constexpr int kBlock = 32, kBlockBytes = 34;
+    for (int d0 = 0; d0 < head_dim; d0 += kBlock, src += kBlockBytes) {
+        uint16_t scale_bits;
+        std::memcpy(&scale_bits, src, 2);
+        const float scale = f16_scalar(scale_bits);
+        const int8_t* q = reinterpret_cast<const int8_t*>(src + 2);
+        const int n = int(min_i64(kBlock, head_dim - d0));
+        int i = 0;
+        for (; i + 8 <= n; i += 8) {
+            const __m256i q32 = _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(q + i)));
+            _mm256_storeu_ps(dst + d0 + i, _mm256_mul_ps(_mm256_set1_ps(scale), _mm256_cvtepi32_ps(q32)));
+        }
+        for (; i < n; ++i) dst[d0 + i] = scale * float(q[i]);
+    }
+}
+
+// Rows [r0, r0 + n) of pool block `block` of K or V (`base` = kv.k or kv.v) as f32
+// [n, head_dim]: a pointer into the pool for contiguous f32 rows, else decoded into buf.
+const float* rows_f32(const PagedKvHead& kv, const void* base, int64_t block, int r0, int n, int head_dim,
+                      float* buf /* [kDecodeFloats] */) {
+    const uint8_t* p = static_cast<const uint8_t*>(base) + block * kv.block_stride + int64_t(r0) * kv.row_bytes;
+    if (kv.dtype == DType::F32 && kv.row_bytes == int64_t(head_dim) * 4) return reinterpret_cast<const float*>(p);
+    for (int i = 0; i < n; ++i, p += kv.row_bytes) {
+        float* dst = buf + int64_t(i) * head_dim;
+        if (kv.dtype == DType::F16)
+            decode_f16_row(reinterpret_cast<const uint16_t*>(p), head_dim, dst);
+        else if (kv.dtype == DType::Q8)
+            decode_q8_row(p, head_dim, dst);
+        else
+            std::memcpy(dst, p, size_t(head_dim) * 4);  // f32 rows with a gap between them
+    }
+    return buf;
+}
+
 // out[head_dim] = sum_t p[t] V[t], head_dim = 8 * kVecs, out row in registers.
 template <int kVecs>
-void weighted_values_fixed(const PagedKvHead& kv, int64_t n_ctx, const float* p, float* out) {
+void weighted_values_fixed(const PagedKvHead& kv, int64_t n_ctx, const float* p, float* buf, float* out) {
     constexpr int head_dim = 8 * kVecs;
+    const int pass = rows_per_pass(head_dim);
     __m256 acc[kVecs];
     for (int v = 0; v < kVecs; ++v) acc[v] = _mm256_setzero_ps();
     for (int64_t t0 = 0; t0 < n_ctx; t0 += kv.block_tokens) {
-        const float* vb = kv.v + int64_t(kv.block_table[t0 / kv.block_tokens]) * kv.block_stride;
-        const int64_t n = min_i64(kv.block_tokens, n_ctx - t0);
-        for (int64_t i = 0; i < n; ++i) {
-            const __m256 pt = _mm256_set1_ps(p[t0 + i]);
-            for (int v = 0; v < kVecs; ++v) acc[v] = _mm256_fmadd_ps(pt, _mm256_loadu_ps(vb + i * head_dim + 8 * v), acc[v]);
+        const int64_t block = kv.block_table[t0 / kv.block_tokens];
+        const int n_block = int(min_i64(kv.block_tokens, n_ctx - t0));
+        for (int r0 = 0; r0 < n_block; r0 += pass) {
+            const int n = int(min_i64(pass, n_block - r0));
+            const float* vb = rows_f32(kv, kv.v, block, r0, n, head_dim, buf);
+            for (int64_t i = 0; i < n; ++i) {
+                const __m256 pt = _mm256_set1_ps(p[t0 + r0 + i]);
+                for (int v = 0; v < kVecs; ++v)
+                    acc[v] = _mm256_fmadd_ps(pt, _mm256_loadu_ps(vb + i * head_dim + 8 * v), acc[v]);
+            }
         }
     }
     for (int v = 0; v < kVecs; ++v) _mm256_storeu_ps(out + 8 * v, acc[v]);
 }
 
-void weighted_values_any(const PagedKvHead& kv, int64_t n_ctx, int head_dim, const float* p, float* out) {
+void weighted_values_any(const PagedKvHead& kv, int64_t n_ctx, int head_dim, const float* p, float* buf,
+                         float* out) {
+    const int pass = rows_per_pass(head_dim);
     for (int d = 0; d < head_dim; ++d) out[d] = 0.0f;
     for (int64_t t0 = 0; t0 < n_ctx; t0 += kv.block_tokens) {
-        const float* vb = kv.v + int64_t(kv.block_table[t0 / kv.block_tokens]) * kv.block_stride;
-        const int64_t n = min_i64(kv.block_tokens, n_ctx - t0);
-        for (int64_t i = 0; i < n; ++i) {
-            const __m256 pt = _mm256_set1_ps(p[t0 + i]);
-            const float* vr = vb + i * head_dim;
-            for (int d = 0; d < head_dim; d += 8) {
-                const int m = head_dim - d;
-                const __m256 o = _mm256_fmadd_ps(pt, load_dims(vr, d, head_dim), load_dims(out, d, head_dim));
-                if (m >= 8)
-                    _mm256_storeu_ps(out + d, o);
-                else
-                    store_partial(out + d, o, m);
+        const int64_t block = kv.block_table[t0 / kv.block_tokens];
+        const int n_block = int(min_i64(kv.block_tokens, n_ctx - t0));
+        for (int r0 = 0; r0 < n_block; r0 += pass) {
+            const int n = int(min_i64(pass, n_block - r0));
+            const float* vb = rows_f32(kv, kv.v, block, r0, n, head_dim, buf);
+            for (int64_t i = 0; i < n; ++i) {
+                const __m256 pt = _mm256_set1_ps(p[t0 + r0 + i]);
+                const float* vr = vb + i * head_dim;
+                for (int d = 0; d < head_dim; d += 8) {
+                    const int m = head_dim - d;
+                    const __m256 o = _mm256_fmadd_ps(pt, load_dims(vr, d, head_dim), load_dims(out, d, head_dim));
+                    if (m >= 8)
+                        _mm256_storeu_ps(out + d, o);
+                    else
+                        store_partial(out + d, o, m);
+                }
             }
         }
     }
@@ -119,23 +188,30 @@ void attention(const float* q /* [head_dim] */, const PagedKvHead& kv, int64_t n
         for (int d = 0; d < head_dim; ++d) out[d] = 0.0f;
         return;
     }
+    alignas(32) float buf[kDecodeFloats];  // decoded K or V rows [rows_per_pass, head_dim]
+    const int pass = rows_per_pass(head_dim);
     for (int64_t t0 = 0; t0 < n_ctx; t0 += kv.block_tokens) {
-        const float* kb = kv.k + int64_t(kv.block_table[t0 / kv.block_tokens]) * kv.block_stride;
-        const int n = int(min_i64(kv.block_tokens, n_ctx - t0));
-        if (head_dim == 64)
-            block_scores_fixed<8>(q, kb, n, scale, scratch + t0);
-        else if (head_dim == 128)
-            block_scores_fixed<16>(q, kb, n, scale, scratch + t0);
-        else
-            block_scores(q, kb, n, head_dim, scale, scratch + t0);
+        const int64_t block = kv.block_table[t0 / kv.block_tokens];
+        const int n_block = int(min_i64(kv.block_tokens, n_ctx - t0));
+        for (int r0 = 0; r0 < n_block; r0 += pass) {
+            const int n = int(min_i64(pass, n_block - r0));
+            const float* kb = rows_f32(kv, kv.k, block, r0, n, head_dim, buf);
+            float* scores = scratch + t0 + r0;
+            if (head_dim == 64)
+                block_scores_fixed<8>(q, kb, n, scale, scores);
+            else if (head_dim == 128)
+                block_scores_fixed<16>(q, kb, n, scale, scores);
+            else
+                block_scores(q, kb, n, head_dim, scale, scores);
+        }
     }
     softmax(scratch, n_ctx);  // scratch: attention probabilities [n_ctx]
     if (head_dim == 64)
-        weighted_values_fixed<8>(kv, n_ctx, scratch, out);
+        weighted_values_fixed<8>(kv, n_ctx, scratch, buf, out);
     else if (head_dim == 128)
-        weighted_values_fixed<16>(kv, n_ctx, scratch, out);
+        weighted_values_fixed<16>(kv, n_ctx, scratch, buf, out);
     else
-        weighted_values_any(kv, n_ctx, head_dim, scratch, out);
+        weighted_values_any(kv, n_ctx, head_dim, scratch, buf, out);
 }
 
 }  // namespace ember::avx2

@@ -33,13 +33,19 @@ struct MatrixView {
 // K and V of one (layer, kv_head) pair, stored in fixed-size blocks of a pool.
 // Token t of a sequence lives in pool block block_table[t / block_tokens], at row
 // (t % block_tokens) of that block:
-//   K[t] = k + block_table[t / block_tokens] * block_stride + (t % block_tokens) * head_dim
-// (same for V). Element type f32.
+//   K[t] = (const uint8_t*)k + block_table[t / block_tokens] * block_stride + (t % block_tokens) * row_bytes
+// (same for V). A row is head_dim values stored as `dtype`:
+//   F32  head_dim floats                      row_bytes = 4 * head_dim
+//   F16  head_dim IEEE halves                 row_bytes = 2 * head_dim
+//   Q8   ceil(head_dim / 32) BlockQ8 (quant.h) row_bytes = 34 * ceil(head_dim / 32)
+// i.e. row_bytes = dtype_row_bytes(dtype, head_dim) (rows may be further apart).
 struct PagedKvHead {
-    const float* k = nullptr;
-    const float* v = nullptr;
+    DType dtype = DType::F32;  // F32, F16 or Q8
+    const void* k = nullptr;
+    const void* v = nullptr;
     const int32_t* block_table = nullptr;
-    int64_t block_stride = 0;  // floats between the same (layer, head) slot of consecutive pool blocks
+    int64_t block_stride = 0;  // bytes between the same (layer, head) slot of consecutive pool blocks
+    int64_t row_bytes = 0;     // bytes between consecutive tokens inside a block
     int block_tokens = 0;      // tokens per pool block
 };
 
@@ -65,8 +71,9 @@ struct KernelTable {
     // out[i] = silu(gate[i]) * up[i]; out may alias gate or up.
     void (*silu_mul)(const float* gate, const float* up, float* out, int64_t n);
 
-    // One query head against the first n_ctx tokens of a paged K/V head:
+    // One query head against the first n_ctx tokens of a paged K/V head (any kv.dtype):
     //   out[head_dim] = softmax(q . K[t] * scale for t < n_ctx) @ V
+    // with K and V as their stored values decoded to f32 (f16 widened, q8 = scale * q).
     // scratch: [n_ctx] floats.
     void (*attention)(const float* q, const PagedKvHead& kv, int64_t n_ctx, int head_dim, float scale,
                       float* scratch, float* out);

@@ -416,19 +416,54 @@ void silu_mul_neon(const float* gate, const float* up, float* out, int64_t n) {
 
 // ---------------------------------------------------------------- attention
 
-const float* paged_row(const float* base, const PagedKvHead& kv, int64_t t, int head_dim) {
+constexpr int kMaxHeadDim = 1024;  // row decode buffer on the stack
+
+// Row t of the paged K or V (`base` = kv.k or kv.v) as head_dim floats: a pointer into the
+// pool for f32, else decoded into buf (f16 by FCVTL, q8 as f16 scale * int8, both exact).
+const float* paged_row_f32(const void* base, const PagedKvHead& kv, int64_t t, int head_dim,
+                           float* buf /* [head_dim] */) {
     const int64_t block = kv.block_table[t / kv.block_tokens];
-    return base + block * kv.block_stride + (t % kv.block_tokens) * head_dim;
+    const uint8_t* row = static_cast<const uint8_t*>(base) + block * kv.block_stride + (t % kv.block_tokens) * kv.row_bytes;
+    if (kv.dtype == DType::F16) {
+        const uint16_t* h = reinterpret_cast<const uint16_t*>(row);
+        int d = 0;
+        for (; d + 8 <= head_dim; d += 8) {
+            const float16x8_t v = vreinterpretq_f16_u16(vld1q_u16(h + d));
+            vst1q_f32(buf + d, vcvt_f32_f16(vget_low_f16(v)));
+            vst1q_f32(buf + d + 4, vcvt_high_f32_f16(v));
+        }
+        for (; d < head_dim; ++d) buf[d] = f16_bits_to_f32(h[d]);
+        return buf;
+    }
+    if (kv.dtype == DType::Q8) {
+        const BlockQ8* blocks = reinterpret_cast<const BlockQ8*>(row);
+        for (int d0 = 0; d0 < head_dim; d0 += kQBlock) {
+            const BlockQ8& b = blocks[d0 / kQBlock];
+            const float scale = f16_bits_to_f32(b.scale_f16);
+            const int n = std::min(kQBlock, head_dim - d0);
+            int i = 0;
+            for (; i + 8 <= n; i += 8) {
+                const int16x8_t q16 = vmovl_s8(vld1_s8(b.q + i));
+                vst1q_f32(buf + d0 + i, vmulq_n_f32(vcvtq_f32_s32(vmovl_s16(vget_low_s16(q16))), scale));
+                vst1q_f32(buf + d0 + i + 4, vmulq_n_f32(vcvtq_f32_s32(vmovl_high_s16(q16)), scale));
+            }
+            for (; i < n; ++i) buf[d0 + i] = scale * float(b.q[i]);
+        }
+        return buf;
+    }
+    return reinterpret_cast<const float*>(row);
 }
 
 void attention_neon(const float* q /* [head_dim] */, const PagedKvHead& kv, int64_t n_ctx, int head_dim,
                     float scale, float* scratch /* [n_ctx] */, float* out /* [head_dim] */) {
     std::fill(out, out + head_dim, 0.0f);
     if (n_ctx <= 0) return;
-    for (int64_t t = 0; t < n_ctx; ++t) scratch[t] = dot_f32(q, paged_row(kv.k, kv, t, head_dim), head_dim) * scale;
+    float buf[kMaxHeadDim];  // one decoded K or V row (f16 / q8 only)
+    for (int64_t t = 0; t < n_ctx; ++t)
+        scratch[t] = dot_f32(q, paged_row_f32(kv.k, kv, t, head_dim, buf), head_dim) * scale;
     softmax_neon(scratch, n_ctx);  // scratch: attention probabilities [n_ctx]
     for (int64_t t = 0; t < n_ctx; ++t) {
-        const float* v = paged_row(kv.v, kv, t, head_dim);
+        const float* v = paged_row_f32(kv.v, kv, t, head_dim, buf);
         const float p = scratch[t];
         int d = 0;
         for (; d + 4 <= head_dim; d += 4) vst1q_f32(out + d, vfmaq_n_f32(vld1q_f32(out + d), vld1q_f32(v + d), p));

@@ -153,10 +153,31 @@ void silu_mul_ref(const float* gate, const float* up, float* out, int64_t n) {
 
 // ---------------------------------------------------------------- attention
 
-// Row t of the paged K or V (`base` is kv.k or kv.v): [head_dim] floats.
-const float* paged_row(const float* base, const PagedKvHead& kv, int64_t t, int head_dim) {
+// Row t of the paged K or V (`base` is kv.k or kv.v): head_dim values stored as kv.dtype.
+const uint8_t* paged_row(const void* base, const PagedKvHead& kv, int64_t t) {
     const int64_t block = kv.block_table[t / kv.block_tokens];
-    return base + block * kv.block_stride + (t % kv.block_tokens) * head_dim;
+    return static_cast<const uint8_t*>(base) + block * kv.block_stride + (t % kv.block_tokens) * kv.row_bytes;
+}
+
+// Element d of a stored K/V row, as f32 (f16 widened exactly; q8 = f16 scale * int8, also
+// exact in f32: an 11-bit by 8-bit product).
+float kv_value(const uint8_t* row, DType dtype, int d) {
+    switch (dtype) {
+        case DType::F16: {
+            uint16_t h;
+            std::memcpy(&h, row + 2 * int64_t(d), 2);
+            return f16_to_f32(h);
+        }
+        case DType::Q8: {
+            const BlockQ8* blk = reinterpret_cast<const BlockQ8*>(row) + d / kQBlock;
+            return f16_to_f32(blk->scale_f16) * float(blk->q[d % kQBlock]);
+        }
+        default: {
+            float f;
+            std::memcpy(&f, row + 4 * int64_t(d), 4);
+            return f;
+        }
+    }
 }
 
 void attention_ref(const float* q /* [head_dim] */, const PagedKvHead& kv, int64_t n_ctx, int head_dim,
@@ -164,16 +185,16 @@ void attention_ref(const float* q /* [head_dim] */, const PagedKvHead& kv, int64
     std::fill(out, out + head_dim, 0.0f);
     if (n_ctx <= 0) return;
     for (int64_t t = 0; t < n_ctx; ++t) {
-        const float* k = paged_row(kv.k, kv, t, head_dim);
+        const uint8_t* k = paged_row(kv.k, kv, t);
         float dot = 0.0f;
-        for (int d = 0; d < head_dim; ++d) dot += q[d] * k[d];
+        for (int d = 0; d < head_dim; ++d) dot += q[d] * kv_value(k, kv.dtype, d);
         scratch[t] = dot * scale;
     }
     softmax_ref(scratch, n_ctx);  // scratch: attention probabilities [n_ctx]
     for (int64_t t = 0; t < n_ctx; ++t) {
-        const float* v = paged_row(kv.v, kv, t, head_dim);
+        const uint8_t* v = paged_row(kv.v, kv, t);
         const float p = scratch[t];
-        for (int d = 0; d < head_dim; ++d) out[d] += p * v[d];
+        for (int d = 0; d < head_dim; ++d) out[d] += p * kv_value(v, kv.dtype, d);
     }
 }
 

@@ -107,6 +107,8 @@ BenchReport run_bench(const Model& model, const BenchOptions& opts) {
     for (int64_t p : opts.n_prompt) check_fits(p, "-p");
     for (int64_t n : opts.n_gen) check_fits(n, "-n");
     check_fits(opts.ttft_prompt, "--ttft");
+    check_fits(opts.prefix_history + opts.prefix_new, "--prefix-history + --prefix-new");
+    if (opts.prefix_history > 0 && opts.prefix_new < 1) throw std::invalid_argument("--prefix-new must be at least 1");
 
     BenchReport r;
     r.isa = kernels().isa_name;
@@ -117,8 +119,11 @@ BenchReport run_bench(const Model& model, const BenchOptions& opts) {
     r.ttft_prompt = opts.ttft_prompt;
 
     const int64_t V = cfg.vocab_size;
-    KvCacheShape shape{int(cfg.n_layers), int(cfg.n_kv_heads), int(cfg.head_dim), 16};
-    KvBlockPool pool(shape, int32_t((opts.ctx + shape.block_tokens - 1) / shape.block_tokens));
+    KvCacheShape shape{int(cfg.n_layers), int(cfg.n_kv_heads), int(cfg.head_dim), 16, opts.kv_type};
+    KvBlockPool pool(shape, kv_pool_blocks(shape, opts.ctx, 1, opts.kv_mem));
+    r.kv_type = dtype_name(opts.kv_type);
+    r.kv_bytes = pool.bytes();
+    r.kv_bytes_per_token = kv_bytes_per_token(shape);
     SequenceKv seq(pool);
     LlamaGraph graph(model, opts.ctx);
     std::vector<float> logits(static_cast<size_t>(V));  // [vocab]: last-token logits
@@ -129,6 +134,7 @@ BenchReport run_bench(const Model& model, const BenchOptions& opts) {
     int64_t longest = opts.ttft_prompt;
     for (int64_t p : opts.n_prompt) longest = std::max(longest, p);
     for (int64_t n : opts.n_gen) longest = std::max(longest, n);
+    longest = std::max(longest, opts.prefix_history + opts.prefix_new);
     std::vector<int32_t> tokens(static_cast<size_t>(longest));
     for (auto& t : tokens) t = token(rng);
 
@@ -194,6 +200,40 @@ BenchReport run_bench(const Model& model, const BenchOptions& opts) {
         r.ttft_ms = ms.mean;
         r.ttft_stddev_ms = ms.stddev;
     }
+    if (opts.prefix_history > 0) {
+        // A chat's second turn: turn 1 prefills the history on a cold cache (its full blocks
+        // are registered as they fill); turn 2, a new sequence, sends history + new tokens,
+        // attaches the cached blocks and prefills only the rest. Both include sampling.
+        say("prefix cache: history " + std::to_string(opts.prefix_history) + " + " +
+            std::to_string(opts.prefix_new) + " new tokens, " + std::to_string(opts.repetitions) + " runs");
+        r.prefix_history = opts.prefix_history;
+        r.prefix_new = opts.prefix_new;
+        Sampler sampler(SamplingParams{}, V);
+        const std::span<const int32_t> turn1(tokens.data(), size_t(opts.prefix_history));
+        const std::span<const int32_t> turn2(tokens.data(), size_t(opts.prefix_history + opts.prefix_new));
+        auto timed_turn = [&](std::span<const int32_t> prompt, SequenceKv& s) {
+            const auto t0 = Clock::now();
+            const int64_t reused = s.attach_cached_prefix(prompt);
+            graph.forward(prompt.subspan(size_t(reused)), s, logits.data());
+            r.logits_finite = r.logits_finite && all_finite(logits, logits.size());
+            (void)sampler.sample(logits, prompt);
+            return std::pair(seconds_since(t0) * 1000.0, reused);
+        };
+        for (int i = 0; i < opts.repetitions; ++i) {
+            seq.clear();
+            pool.drop_cache();  // turn 1 starts cold
+            r.turn1_samples_ms.push_back(timed_turn(turn1, seq).first);
+            seq.clear();  // the turn-1 request ends; its blocks stay cached
+            const auto [ms, reused] = timed_turn(turn2, seq);
+            r.turn2_samples_ms.push_back(ms);
+            r.prefix_reused = reused;
+        }
+        const MeanStd t1 = mean_stddev(r.turn1_samples_ms), t2 = mean_stddev(r.turn2_samples_ms);
+        r.turn1_ttft_ms = t1.mean;
+        r.turn1_stddev_ms = t1.stddev;
+        r.turn2_ttft_ms = t2.mean;
+        r.turn2_stddev_ms = t2.stddev;
+    }
     seq.clear();
     r.peak_rss_mb = double(peak_rss_bytes()) / (1024.0 * 1024.0);
     return r;
@@ -218,8 +258,15 @@ std::string format_bench_markdown(const BenchReport& r) {
     if (r.ttft_prompt > 0)
         out += "TTFT (" + std::to_string(r.ttft_prompt) +
                "-token prompt + first token): " + fmt("%.1f ± %.1f ms", r.ttft_ms, r.ttft_stddev_ms) + "\n";
-    out += "peak RSS: " + fmt("%.1f MB", r.peak_rss_mb) + " (KV cache for --ctx " + std::to_string(r.ctx) +
-           ")\n";
+    if (r.prefix_history > 0)
+        out += "prefix cache: turn 1 (" + std::to_string(r.prefix_history) + "-token history, cold) TTFT " +
+               fmt("%.1f ± %.1f ms", r.turn1_ttft_ms, r.turn1_stddev_ms) + "; turn 2 (+" +
+               std::to_string(r.prefix_new) + " tokens, " + std::to_string(r.prefix_reused) + " reused) TTFT " +
+               fmt("%.1f ± %.1f ms", r.turn2_ttft_ms, r.turn2_stddev_ms) +
+               fmt(" (%.1fx faster)\n", r.turn1_ttft_ms / std::max(r.turn2_ttft_ms, 1e-9));
+    out += "peak RSS: " + fmt("%.1f MB", r.peak_rss_mb) + " (KV cache for --ctx " + std::to_string(r.ctx) + ": " +
+           r.kv_type + ", " + fmt("%.1f MiB", double(r.kv_bytes) / (1024.0 * 1024.0)) + ", " +
+           std::to_string(r.kv_bytes_per_token) + " bytes/token)\n";
     out +=
         "load: " + fmt("%.1f ms", r.load_ms) +
         (m.synthetic ? " (random weights generated in memory: the numbers measure speed, not quality)" : "") +
@@ -250,6 +297,14 @@ nlohmann::json bench_json(const BenchReport& r) {
                        {"peak_rss_mb", r.peak_rss_mb},
                        {"load_ms", r.load_ms},
                        {"n_ctx", r.ctx},
+                       {"kv_type", r.kv_type},
+                       {"kv_bytes", r.kv_bytes},
+                       {"kv_bytes_per_token", r.kv_bytes_per_token},
+                       {"prefix_history", r.prefix_history},
+                       {"prefix_new", r.prefix_new},
+                       {"prefix_reused", r.prefix_reused},
+                       {"turn1_ttft_ms", r.turn1_ttft_ms},
+                       {"turn2_ttft_ms", r.turn2_ttft_ms},
                        {"isa", r.isa},
                        {"model", m.name},
                        {"model_type", m.model_type()},

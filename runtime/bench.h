@@ -23,6 +23,12 @@ struct BenchOptions {
     int64_t ttft_prompt = 50;  // 0: no TTFT measurement
     int64_t ctx = 4096;        // positions the KV pool is sized for (matters for RSS)
     uint64_t seed = 1234;      // random prompt / decode tokens
+    DType kv_type = DType::F16;  // KV cache element type (f32, f16, q8)
+    uint64_t kv_mem = 0;         // KV pool bytes; 0 = sized for ctx
+    // Prefix-cache TTFT (0 = skip): turn 1 = a cold prompt of prefix_history tokens; turn 2
+    // = the same history + prefix_new tokens, attaching turn 1's cached blocks first.
+    int64_t prefix_history = 0;
+    int64_t prefix_new = 32;
     // Called with a short status line before each test (e.g. for stderr); may be empty.
     std::function<void(const std::string&)> progress;
 };
@@ -61,6 +67,13 @@ struct BenchReport {
     int64_t ttft_prompt = 0;
     std::vector<double> ttft_samples_ms;
     double ttft_ms = 0, ttft_stddev_ms = 0;
+    std::string kv_type;    // "f16"
+    int64_t kv_bytes = 0;   // KV pool size
+    int64_t kv_bytes_per_token = 0;
+    // Prefix-cache test (prefix_history > 0): TTFT of each turn; tokens turn 2 reused.
+    int64_t prefix_history = 0, prefix_new = 0, prefix_reused = 0;
+    std::vector<double> turn1_samples_ms, turn2_samples_ms;
+    double turn1_ttft_ms = 0, turn1_stddev_ms = 0, turn2_ttft_ms = 0, turn2_stddev_ms = 0;
     double load_ms = 0;         // Model::load wall time (generation time for synthetic models)
     double peak_rss_mb = 0;     // process peak RSS after the runs, MiB
     bool logits_finite = true;  // no NaN / inf in any logits seen

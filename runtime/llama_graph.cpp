@@ -65,7 +65,7 @@ void LlamaGraph::forward_chunk(std::span<const int32_t> tokens, SequenceKv& seq,
         attention_block(L, int(l), T, pos0, seq);
         feed_forward_block(L, T);
     }
-    seq.commit(T);
+    seq.commit(tokens);  // with ids: full blocks join the prefix cache
     if (!logits) return;
 
     // hidden = norm(hidden); logits = lm_head(hidden), for the last token or all.
@@ -103,10 +103,8 @@ void LlamaGraph::attention_block(const LayerWeights& L, int layer, int64_t T, in
         const float* s = &sin_[size_t(t * half)];
         k_.rope(&q_[size_t(t * qdim)], nh, int(hd), c, s);
         k_.rope(&k_new_[size_t(t * kvdim)], nkv, int(hd), c, s);
-        for (int h = 0; h < nkv; ++h) {
-            std::memcpy(seq.k_at(layer, h, pos0 + t), &k_new_[size_t(t * kvdim + h * hd)], size_t(hd) * sizeof(float));
-            std::memcpy(seq.v_at(layer, h, pos0 + t), &v_new_[size_t(t * kvdim + h * hd)], size_t(hd) * sizeof(float));
-        }
+        for (int h = 0; h < nkv; ++h)  // stored as the pool's kv type (f32 / f16 / q8)
+            seq.write_kv(layer, h, pos0 + t, &k_new_[size_t(t * kvdim + h * hd)], &v_new_[size_t(t * kvdim + h * hd)]);
     }
 
     // attn = softmax(q k^T / sqrt(hd) + causal_mask) v, GQA: query head h reads kv head h / (nh / nkv).

@@ -9,6 +9,7 @@
 #include "runtime/bench.h"
 #include "runtime/convert/hf_config.h"
 #include "runtime/decode_profile.h"
+#include "runtime/kv_cache.h"
 #include "runtime/memory_stats.h"
 #include "runtime/synthetic_model.h"
 #include "runtime/threads.h"
@@ -25,6 +26,8 @@ constexpr int kSyntheticReps = 2;
 
 struct BenchFlags {
     std::string model, synthetic, type = "q4", embed_type, mem_limit;
+    std::string kv_type = "f16", kv_mem;
+    int64_t prefix_history = 0, prefix_new = 32;
     std::vector<int64_t> n_prompt = {512}, n_gen = {128};
     int repetitions = 5;
     int threads = 0;
@@ -183,6 +186,10 @@ int bench(BenchFlags f, CLI::App& sub) {
     o.ttft_prompt = f.ttft;
     o.ctx = default_ctx(model->config(), f.ctx);
     o.seed = f.seed;
+    o.kv_type = parse_kv_type(f.kv_type);
+    o.kv_mem = f.kv_mem.empty() ? 0 : parse_byte_size(f.kv_mem);
+    o.prefix_history = f.prefix_history;
+    o.prefix_new = f.prefix_new;
     if (!f.quiet)
         o.progress = [](const std::string& s) { std::fprintf(stderr, "ember bench: %s\n", s.c_str()); };
 
@@ -252,6 +259,15 @@ Command add_bench_command(CLI::App& app) {
     sub->add_option("-c,--ctx", f->ctx,
                     "Context the KV cache is sized for (default: min(4096, model maximum))")
         ->check(CLI::NonNegativeNumber);
+    sub->add_option("--kv-type", f->kv_type, "KV cache element type: f16, q8 or f32")
+        ->check(CLI::IsMember({"f32", "f16", "q8"}))
+        ->capture_default_str();
+    sub->add_option("--kv-mem", f->kv_mem, "KV cache size in bytes, e.g. 512M (default: sized for --ctx)");
+    sub->add_option("--prefix-history", f->prefix_history,
+                    "Prefix-cache test: TTFT of a cold N-token history vs a second turn reusing it (0 = skip)")
+        ->check(CLI::NonNegativeNumber);
+    sub->add_option("--prefix-new", f->prefix_new, "Prefix-cache test: new tokens in the second turn (default 32)")
+        ->check(CLI::PositiveNumber);
     sub->add_option("--seed", f->seed, "Seed of the random tokens (and of --synthetic weights)");
     sub->add_option("--mem-limit", f->mem_limit,
                     "--synthetic: memory budget instead of MemAvailable (e.g. 2G, 100M)");

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "runtime/generate.h"
+#include "runtime/memory_stats.h"
 #include "runtime/threads.h"
 #include "tools/commands.h"
 
@@ -15,6 +16,7 @@ namespace {
 
 struct RunFlags {
     std::string model, prompt, prompt_file, tokens;
+    std::string kv_type = "f16", kv_mem;  // KV cache element type; byte budget ("" = sized from --ctx)
     int64_t n_predict = 256;
     int64_t ctx = 0;
     int threads = 0;
@@ -93,8 +95,8 @@ int run(const RunFlags& f, CLI::App& app) {
         std::fprintf(stderr, "ember: note: prompt (%zu) + -n %lld exceed --ctx %lld; generation stops at the context end\n",
                      prompt.size(), (long long)f.n_predict, (long long)ctx);
 
-    KvCacheShape shape{int(cfg.n_layers), int(cfg.n_kv_heads), int(cfg.head_dim), 16};
-    KvBlockPool pool(shape, int32_t((ctx + shape.block_tokens - 1) / shape.block_tokens));
+    KvCacheShape shape{int(cfg.n_layers), int(cfg.n_kv_heads), int(cfg.head_dim), 16, parse_kv_type(f.kv_type)};
+    KvBlockPool pool(shape, kv_pool_blocks(shape, ctx, 1, f.kv_mem.empty() ? 0 : parse_byte_size(f.kv_mem)));
     SequenceKv seq(pool);
     LlamaGraph graph(*model, ctx);
 
@@ -161,6 +163,10 @@ Command add_run_command(CLI::App& app) {
         ->check(CLI::NonNegativeNumber);
     sub->add_option("--cpus", f->cpus, "Pin threads to these CPUs, e.g. 0,1 or 0-3 (default thread count: one per CPU)");
     sub->add_option("-t,--threads", f->threads, "Threads (default: physical cores)")->check(CLI::NonNegativeNumber);
+    sub->add_option("--kv-type", f->kv_type, "KV cache element type: f16, q8 or f32 (exact)")
+        ->check(CLI::IsMember({"f32", "f16", "q8"}))
+        ->capture_default_str();
+    sub->add_option("--kv-mem", f->kv_mem, "KV cache size in bytes, e.g. 512M (default: sized for --ctx)");
     sub->add_option("--temp", f->sampling.temperature, "Temperature; 0 = greedy (default: model's generation config)");
     sub->add_option("--top-k", f->sampling.top_k, "Top-k (0 = off)");
     sub->add_option("--top-p", f->sampling.top_p, "Top-p (1 = off)")->check(CLI::Range(0.0, 1.0));

@@ -94,40 +94,6 @@ double dot_double(const float* a, const float* b, int64_t n) {
     return s;
 }
 
-// Keys/values of a sequence in a paged pool: the tokens live in shuffled, non-adjacent
-// pool blocks, in one (layer, head) slot among several, and everything else is NaN.
-struct PagedSequence {
-    static constexpr int kBlockTokens = 16;
-    static constexpr int kSlotsPerBlock = 3;  // other (layer, head) pairs sharing each pool block
-    static constexpr int kSlot = 1;           // the pair under test
-    std::vector<float> k_pool, v_pool;        // [pool_blocks, kSlotsPerBlock, kBlockTokens, head_dim]
-    std::vector<int32_t> block_table;         // [ceil(n_ctx / kBlockTokens)]
-    PagedKvHead head;
-
-    PagedSequence(const std::vector<float>& k, const std::vector<float>& v /* [n_ctx, head_dim] */,
-                  int64_t n_ctx, int head_dim, uint32_t seed) {
-        const int64_t used_blocks = (n_ctx + kBlockTokens - 1) / kBlockTokens;
-        const int64_t pool_blocks = 2 * used_blocks + 1;
-        std::vector<int32_t> ids(static_cast<size_t>(pool_blocks));
-        std::iota(ids.begin(), ids.end(), 0);
-        std::shuffle(ids.begin(), ids.end(), std::mt19937(seed));
-        block_table.assign(ids.begin(), ids.begin() + used_blocks);
-
-        const int64_t block_stride = int64_t(kSlotsPerBlock) * kBlockTokens * head_dim;
-        k_pool.assign(size_t(pool_blocks * block_stride), kNaN);
-        v_pool.assign(size_t(pool_blocks * block_stride), kNaN);
-        const int64_t slot_offset = int64_t(kSlot) * kBlockTokens * head_dim;
-        for (int64_t t = 0; t < n_ctx; ++t) {
-            const int64_t at = block_table[size_t(t / kBlockTokens)] * block_stride + slot_offset +
-                               (t % kBlockTokens) * head_dim;
-            std::copy_n(k.begin() + t * head_dim, head_dim, k_pool.begin() + at);
-            std::copy_n(v.begin() + t * head_dim, head_dim, v_pool.begin() + at);
-        }
-        head = {k_pool.data() + slot_offset, v_pool.data() + slot_offset, block_table.data(), block_stride,
-                kBlockTokens};
-    }
-};
-
 }  // namespace
 
 TEST_CASE("matmul matches double precision for every dtype and odd sizes") {
@@ -345,59 +311,4 @@ TEST_CASE("silu_mul matches double, in place, and stays finite for large |gate|"
     }
 }
 
-TEST_CASE("attention through a shuffled paged block table matches contiguous attention") {
-    // Tolerance 1e-5 * max|V|: scores carry ~head_dim f32 roundings, the weighted sum
-    // ~n_ctx; both far below 1e-5 relative for these sizes.
-    for (const KernelTable* table : usable_kernel_tables()) {
-        for (int head_dim : {3, 64, 128}) {
-            for (int64_t n_ctx : {1, 15, 16, 17, 33}) {
-                for (float q_sigma : {1.0f, 30.0f}) {  // 30: scores in the hundreds (softmax stability)
-                    const uint32_t seed = uint32_t(head_dim * 100 + n_ctx);
-                    const std::vector<float> q = gaussian(size_t(head_dim), seed, q_sigma);
-                    const std::vector<float> k = gaussian(size_t(n_ctx * head_dim), seed + 1);
-                    const std::vector<float> v = gaussian(size_t(n_ctx * head_dim), seed + 2);
-                    const PagedSequence paged(k, v, n_ctx, head_dim, seed + 3);
-                    const float scale = 1.0f / std::sqrt(float(head_dim));
-
-                    const float canary = 777.0f;
-                    std::vector<float> scratch(size_t(n_ctx) + 4, canary), out(size_t(head_dim), kNaN);
-                    table->attention(q.data(), paged.head, n_ctx, head_dim, scale, scratch.data(),
-                                     out.data());
-                    for (size_t i = size_t(n_ctx); i < scratch.size(); ++i)
-                        CHECK_MESSAGE(scratch[i] == canary, "attention wrote past scratch[n_ctx]");
-
-                    std::vector<double> p(static_cast<size_t>(n_ctx));
-                    double max_score = -INFINITY, sum = 0, max_abs_v = 0;
-                    for (int64_t t = 0; t < n_ctx; ++t) {
-                        p[size_t(t)] =
-                            dot_double(q.data(), k.data() + t * head_dim, head_dim) * double(scale);
-                        max_score = std::max(max_score, p[size_t(t)]);
-                    }
-                    for (double& pt : p) sum += pt = std::exp(pt - max_score);
-                    for (float x : v) max_abs_v = std::max(max_abs_v, double(std::fabs(x)));
-                    WorstElement worst;
-                    for (int d = 0; d < head_dim; ++d) {
-                        double want = 0;
-                        for (int64_t t = 0; t < n_ctx; ++t)
-                            want += p[size_t(t)] / sum * v[size_t(t * head_dim + d)];
-                        worst.add(d, out[size_t(d)], want, 1e-5 * max_abs_v);
-                    }
-                    CHECK_MESSAGE(worst.within_tolerance(),
-                                  table->isa_name << " head_dim " << head_dim << " n_ctx " << n_ctx
-                                                  << " q_sigma " << q_sigma << ": " << worst.describe());
-                }
-            }
-        }
-    }
-}
-
-TEST_CASE("attention over an empty context writes zeros") {
-    for (const KernelTable* table : usable_kernel_tables()) {
-        const std::vector<float> q(8, 1.0f);
-        const PagedKvHead empty{};
-        std::vector<float> out(8, kNaN);
-        float scratch[1] = {0};
-        table->attention(q.data(), empty, 0, 8, 1.0f, scratch, out.data());
-        for (float x : out) CHECK(x == 0.0f);
-    }
-}
+// Attention (every kv type through the paged block table): test_attention.cpp.

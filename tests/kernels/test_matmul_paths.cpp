@@ -333,7 +333,8 @@ TEST_CASE("avx2 attention over long paged contexts matches the reference table")
             std::vector<float> v = gaussian(size_t(n_blocks * block_tokens * head_dim), 22);
             std::vector<int32_t> table(static_cast<size_t>(n_blocks));
             for (int64_t b = 0; b < n_blocks; ++b) table[size_t(b)] = int32_t(n_blocks - 1 - b);  // reversed pool order
-            const PagedKvHead kv{k.data(), v.data(), table.data(), int64_t(block_tokens) * head_dim, block_tokens};
+            const PagedKvHead kv{DType::F32, k.data(), v.data(), table.data(), int64_t(block_tokens) * head_dim * 4,
+                                int64_t(head_dim) * 4, block_tokens};
             const std::vector<float> q = gaussian(size_t(head_dim), 23, 2.0f);
             std::vector<float> s1(static_cast<size_t>(n_ctx)), s2(s1), o1(static_cast<size_t>(head_dim)), o2(o1);
             const float scale = 1.0f / std::sqrt(float(head_dim));

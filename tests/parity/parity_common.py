@@ -82,9 +82,11 @@ def convert(conv: str, hf_dir: str, out: str, wtype: str) -> None:
     run([conv, hf_dir, "-o", out, "--type", wtype])
 
 
-def ember_logits(ember: str, model: str, ids: Sequence[int]) -> np.ndarray:
-    """`ember run MODEL --tokens IDS -n 0 --print-logits`: last-position logits."""
-    out = run([ember, "run", model, "--tokens", ",".join(map(str, ids)), "-n", "0", "--print-logits"])
+def ember_logits(ember: str, model: str, ids: Sequence[int], kv_type: str = "f32") -> np.ndarray:
+    """`ember run MODEL --tokens IDS -n 0 --print-logits --kv-type T`: last-position logits.
+    The reference keeps K/V in float64, so parity runs with the exact f32 KV cache."""
+    out = run([ember, "run", model, "--tokens", ",".join(map(str, ids)), "-n", "0", "--print-logits",
+               "--kv-type", kv_type])
     vals = []
     for line in out.splitlines():
         line = line.strip()
@@ -100,7 +102,7 @@ def ember_logits(ember: str, model: str, ids: Sequence[int]) -> np.ndarray:
 def ember_greedy_ids(ember: str, model: str, ids: Sequence[int], n: int) -> List[int]:
     """`ember run MODEL --tokens IDS -n N --temp 0 --print-ids`: generated ids."""
     out = run([ember, "run", model, "--tokens", ",".join(map(str, ids)), "-n", str(n), "--temp", "0",
-               "--print-ids"])
+               "--print-ids", "--kv-type", "f32"])
     lines = [ln.strip() for ln in out.splitlines() if ln.strip()]
     if not lines:
         return []

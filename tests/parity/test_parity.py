@@ -50,6 +50,10 @@ SEED = 1234
 LENGTHS = [1, 15, 16, 17, 40]
 N_GEN = 12
 TOL = {"f32": 1e-4, "f16": 1e-4, "bf16": 1e-4, "q8": 2e-4, "q4": 2e-4}
+# f16 / q8 KV cache (`--kv-type`) against Ember's own f32-KV logits, f32-weight cases only:
+# max |diff| / max |f32-KV logits|. f16 rounds K/V by <= 2^-11 relative, q8 by <= absmax/254
+# per 32 values; measured (tiny presets, all lengths) f16 <= 3e-4, q8 <= 6e-3.
+KV_TOL = {"f16": 2e-3, "q8": 3e-2}
 
 # (preset, checkpoint dtype, shards, [ember types]). Every preset is converted at f32 and both
 # quant types from an f32 checkpoint; f16/bf16 checkpoints (sharded ones exercise the index)
@@ -145,6 +149,19 @@ def main() -> int:
                 else:
                     print(f"PASS {label}: logits max|ember-ref| = {err:.3e} ({rel:.2e} rel, bound {tol:.0e}); "
                           f"vs unrounded f32 ref {rel0:.2e} rel")
+                if wtype == "f32" and ckpt_dtype == "f32":
+                    for kv, kv_tol in KV_TOL.items():
+                        try:
+                            kv_got = pc.ember_logits(ember, out, ids, kv)
+                        except pc.ToolError as e:
+                            fail(f"{label} kv {kv}: {e}")
+                            continue
+                        kv_rel = float(np.max(np.abs(kv_got - got))) / float(np.max(np.abs(got)))
+                        if not np.all(np.isfinite(kv_got)) or kv_rel > kv_tol:
+                            fail(f"{label}: --kv-type {kv} logits differ from f32 KV by {kv_rel:.2e} rel > {kv_tol:.0e}")
+                            status = "FAIL"
+                        else:
+                            print(f"PASS {label}: --kv-type {kv} vs f32 KV {kv_rel:.2e} rel (bound {kv_tol:.0e})")
                 # Greedy continuation.
                 ref_ids, ref_steps = pc.greedy_with_logits(matched, ids, args.gen)
                 base_ids, _ = pc.greedy_with_logits(base, ids, args.gen)

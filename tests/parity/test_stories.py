@@ -60,7 +60,7 @@ def main() -> int:
     f32 = os.path.join(work, "stories260K-f32.ember")
     try:
         pc.convert(conv, model_dir, f32, "f32")
-        out = pc.run([ember, "run", f32, "-p", "", "-n", str(N), "--temp", "0"])
+        out = pc.run([ember, "run", f32, "-p", "", "-n", str(N), "--temp", "0", "--kv-type", "f32"])
     except pc.ToolError as e:
         check(False, f"f32 convert/run: {e}")
         out = None
@@ -100,7 +100,7 @@ def main() -> int:
         try:
             pc.convert(conv, model_dir, path, wtype)
             got_ids = pc.ember_greedy_ids(ember, path, [BOS], N)
-            qtext_out = pc.run([ember, "run", path, "-p", "", "-n", str(N), "--temp", "0"])
+            qtext_out = pc.run([ember, "run", path, "-p", "", "-n", str(N), "--temp", "0", "--kv-type", "f32"])
         except pc.ToolError as e:
             if wtype == "q8":
                 check(False, f"q8 convert/run: {e}")
