@@ -179,8 +179,8 @@ void tie_embedding_view(ModelWeights& w, const void* embed_data_before) {
 
 int64_t matrix_bytes(const MatrixView& m) { return m.rows * m.row_bytes; }
 
-// Row slices repack_weights_to_arena hands the table: a multiple of every group size a
-// table uses (KernelTable::repack), about 4 MB each.
+// Row slices repack_weights_to_arena hands the table are a multiple of this: of every
+// group size a table uses (KernelTable::repack).
 constexpr int64_t kRepackSliceRows = 64;
 
 }  // namespace
@@ -192,7 +192,7 @@ void repack_weights_in_place(ModelWeights& w, const KernelTable& table) {
     if (tied) w.embed = w.lm_head;  // same bytes, now in the lm_head's layout
 }
 
-std::shared_ptr<void> repack_weights_to_arena(ModelWeights& w, const KernelTable& table) {
+std::shared_ptr<void> repack_weights_to_arena(ModelWeights& w, const KernelTable& table, int64_t slice_bytes) {
     if (table.repack == nullptr) return nullptr;
     const void* embed_before = w.lm_head.data == w.embed.data ? w.embed.data : nullptr;
     const std::vector<MatrixView*> candidates = repack_candidates(w);
@@ -221,7 +221,7 @@ std::shared_ptr<void> repack_weights_to_arena(ModelWeights& w, const KernelTable
         // Slice by slice (KernelTable::repack allows it), releasing each slice's source
         // pages as soon as it is copied: peak memory stays weights + one slice, not
         // weights + the largest matrix (the 145 MB tied lm_head of Qwen2.5-0.5B).
-        const int64_t slice_rows = std::max<int64_t>(kRepackSliceRows, (int64_t(4) << 20) / before.row_bytes / kRepackSliceRows * kRepackSliceRows);
+        const int64_t slice_rows = std::max<int64_t>(kRepackSliceRows, slice_bytes / before.row_bytes / kRepackSliceRows * kRepackSliceRows);
         const auto* src = static_cast<const uint8_t*>(before.data);
         MatrixView after = before;
         bool repacked = true;
