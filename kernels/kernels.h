@@ -82,7 +82,11 @@ struct KernelTable {
     // into a layout this table's matmul reads faster: writes the same number of bytes
     // (rows * row_bytes) to `out` (which may be w.data itself: in place) and returns the
     // view to use from then on. Returns w unchanged, writing nothing, for matrices it does
-    // not repack. Runs at load time, so it may allocate and use threads.
+    // not repack. Runs at load time, so it may allocate and use threads. Must be sliceable:
+    // repacking rows [a, b) of w (a, b multiples of 64) on their own writes exactly bytes
+    // [a * row_bytes, b * row_bytes) of the whole matrix's repack (so callers can repack
+    // big matrices slice by slice); a slice it does not take (e.g. fewer rows than its
+    // groups) keeps the file layout, as the last rows of a repacked matrix do.
     MatrixView (*repack)(const MatrixView& w, void* out);
 };
 

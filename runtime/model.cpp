@@ -179,6 +179,10 @@ void tie_embedding_view(ModelWeights& w, const void* embed_data_before) {
 
 int64_t matrix_bytes(const MatrixView& m) { return m.rows * m.row_bytes; }
 
+// Row slices repack_weights_to_arena hands the table are a multiple of this: of every
+// group size a table uses (KernelTable::repack).
+constexpr int64_t kRepackSliceRows = 64;
+
 }  // namespace
 
 void repack_weights_in_place(ModelWeights& w, const KernelTable& table) {
@@ -188,7 +192,7 @@ void repack_weights_in_place(ModelWeights& w, const KernelTable& table) {
     if (tied) w.embed = w.lm_head;  // same bytes, now in the lm_head's layout
 }
 
-std::shared_ptr<void> repack_weights_to_arena(ModelWeights& w, const KernelTable& table) {
+std::shared_ptr<void> repack_weights_to_arena(ModelWeights& w, const KernelTable& table, int64_t slice_bytes) {
     if (table.repack == nullptr) return nullptr;
     const void* embed_before = w.lm_head.data == w.embed.data ? w.embed.data : nullptr;
     const std::vector<MatrixView*> candidates = repack_candidates(w);
@@ -203,17 +207,43 @@ std::shared_ptr<void> repack_weights_to_arena(ModelWeights& w, const KernelTable
     // 380 ms, compaction stalls) against a steady 90-170 ms with 4 KiB pages.
     auto* arena = static_cast<uint8_t*>(mem);
     const long page = ::sysconf(_SC_PAGESIZE);
+    // Drops the file pages wholly inside [from, to) from this process: those bytes are
+    // no longer read (the arena has them).
+    auto release = [page](const uint8_t* from, const uint8_t* to) {
+        const auto begin = (reinterpret_cast<uintptr_t>(from) + uintptr_t(page) - 1) / uintptr_t(page) * uintptr_t(page);
+        const auto end = reinterpret_cast<uintptr_t>(to) / uintptr_t(page) * uintptr_t(page);
+        if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
+    };
     size_t used = 0;
     for (MatrixView* m : candidates) {
         const MatrixView before = *m;
-        const MatrixView after = table.repack(before, arena + used);
-        if (after.data != arena + used) continue;  // not repacked: nothing written
+        uint8_t* out = arena + used;
+        // Slice by slice (KernelTable::repack allows it), releasing each slice's source
+        // pages as soon as it is copied: peak memory stays weights + one slice, not
+        // weights + the largest matrix (the 145 MB tied lm_head of Qwen2.5-0.5B).
+        const int64_t slice_rows = std::max<int64_t>(kRepackSliceRows, slice_bytes / before.row_bytes / kRepackSliceRows * kRepackSliceRows);
+        const auto* src = static_cast<const uint8_t*>(before.data);
+        MatrixView after = before;
+        bool repacked = true;
+        for (int64_t r0 = 0; r0 < before.rows && repacked; r0 += slice_rows) {
+            MatrixView slice = before;
+            slice.rows = std::min(slice_rows, before.rows - r0);
+            slice.data = src + r0 * before.row_bytes;
+            // The last slice may be short (fewer than a group): the table may then leave
+            // it in the file layout, which a repacked matrix keeps for its last rows anyway.
+            const MatrixView packed = table.repack(slice, out + r0 * before.row_bytes);
+            if (packed.data != out + r0 * before.row_bytes) {
+                if (r0 == 0) repacked = false;  // the table does not take this matrix
+                else std::memcpy(out + r0 * before.row_bytes, slice.data, size_t(slice.rows * slice.row_bytes));
+            } else if (r0 == 0) {
+                after = packed;
+                after.rows = before.rows;
+            }
+            if (repacked) release(src, src + (r0 + slice.rows) * before.row_bytes);
+        }
+        if (!repacked) continue;  // nothing written
         *m = after;
         used += size_t((matrix_bytes(before) + 63) / 64 * 64);
-        // The original bytes are no longer read: drop their file pages from this process.
-        const auto begin = (reinterpret_cast<uintptr_t>(before.data) + uintptr_t(page) - 1) / uintptr_t(page) * uintptr_t(page);
-        const auto end = (reinterpret_cast<uintptr_t>(before.data) + uintptr_t(matrix_bytes(before))) / uintptr_t(page) * uintptr_t(page);
-        if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
     }
     if (embed_before != nullptr) tie_embedding_view(w, embed_before);
     const size_t kept = (used + size_t(page) - 1) / size_t(page) * size_t(page);

@@ -98,8 +98,11 @@ void matrix_row_to_f32(const MatrixView& m, int64_t row, float* out);
 void repack_weights_in_place(ModelWeights& w, const KernelTable& table);
 // Into a new anonymous arena, for a read-only file
 // mapping: the views move to the arena, and the file pages the originals occupied are
-// dropped from this process (MADV_DONTNEED), so resident memory does not double. Returns
-// the arena's owner (nullptr when the table repacked nothing).
-std::shared_ptr<void> repack_weights_to_arena(ModelWeights& w, const KernelTable& table);
+// dropped from this process (MADV_DONTNEED) slice by slice (about slice_bytes each), so
+// resident memory does not double. Returns the arena's owner (nullptr when the table
+// repacked nothing). The source must be a file mapping: on anonymous memory the dropped
+// pages would read back as zeros.
+std::shared_ptr<void> repack_weights_to_arena(ModelWeights& w, const KernelTable& table,
+                                              int64_t slice_bytes = int64_t(4) << 20);
 
 }  // namespace ember
