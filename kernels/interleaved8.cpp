@@ -18,21 +18,36 @@ int64_t block_bytes(DType dtype) { return dtype == DType::Q4 ? int64_t(sizeof(Bl
 // Both block types are a 2-byte f16 scale followed by the quant bytes.
 static_assert(offsetof(BlockQ4, q) == 2 && offsetof(BlockQ8, q) == 2, "scale first, then quants");
 
-// Moves one row's blocks between the file layout (`row`) and its slots in a group.
-void row_to_group(DType dtype, const uint8_t* row, int64_t n_blocks, int r, uint8_t* group) {
-    const int64_t bb = block_bytes(dtype), gb = group_block_bytes(dtype), qo = quant_offset(dtype, r);
+// Moves one row's blocks between the file layout (`row`) and its slots in a group. The
+// block size is a template argument so each copy is a fixed-size move, not a call.
+template <int64_t kBlockBytes, int64_t kGroupBlockBytes>
+void row_to_group(const uint8_t* row, int64_t n_blocks, int64_t qo, int64_t so, uint8_t* group) {
     for (int64_t b = 0; b < n_blocks; ++b) {
-        std::memcpy(group + b * gb + scale_offset(r), row + b * bb, 2);
-        std::memcpy(group + b * gb + qo, row + b * bb + 2, size_t(bb - 2));
+        std::memcpy(group + b * kGroupBlockBytes + so, row + b * kBlockBytes, 2);
+        std::memcpy(group + b * kGroupBlockBytes + qo, row + b * kBlockBytes + 2, kBlockBytes - 2);
     }
 }
 
-void group_to_row(DType dtype, const uint8_t* group, int64_t n_blocks, int r, uint8_t* row) {
-    const int64_t bb = block_bytes(dtype), gb = group_block_bytes(dtype), qo = quant_offset(dtype, r);
+template <int64_t kBlockBytes, int64_t kGroupBlockBytes>
+void group_to_row(const uint8_t* group, int64_t n_blocks, int64_t qo, int64_t so, uint8_t* row) {
     for (int64_t b = 0; b < n_blocks; ++b) {
-        std::memcpy(row + b * bb, group + b * gb + scale_offset(r), 2);
-        std::memcpy(row + b * bb + 2, group + b * gb + qo, size_t(bb - 2));
+        std::memcpy(row + b * kBlockBytes, group + b * kGroupBlockBytes + so, 2);
+        std::memcpy(row + b * kBlockBytes + 2, group + b * kGroupBlockBytes + qo, kBlockBytes - 2);
     }
+}
+
+void row_to_group(DType dtype, const uint8_t* row, int64_t n_blocks, int r, uint8_t* group) {
+    if (dtype == DType::Q4)
+        row_to_group<sizeof(BlockQ4), kQ4GroupBlockBytes>(row, n_blocks, quant_offset(dtype, r), scale_offset(r), group);
+    else
+        row_to_group<sizeof(BlockQ8), kQ8GroupBlockBytes>(row, n_blocks, quant_offset(dtype, r), scale_offset(r), group);
+}
+
+void group_to_row(DType dtype, const uint8_t* group, int64_t n_blocks, int r, uint8_t* row) {
+    if (dtype == DType::Q4)
+        group_to_row<sizeof(BlockQ4), kQ4GroupBlockBytes>(group, n_blocks, quant_offset(dtype, r), scale_offset(r), row);
+    else
+        group_to_row<sizeof(BlockQ8), kQ8GroupBlockBytes>(group, n_blocks, quant_offset(dtype, r), scale_offset(r), row);
 }
 
 }  // namespace
@@ -50,12 +65,16 @@ MatrixView repack(const MatrixView& w, void* out) {
     // copy of the group's 8 rows.
 #pragma omp parallel
     {
-        std::vector<uint8_t> rows(static_cast<size_t>(group_bytes));  // [8][row_bytes]
+        std::vector<uint8_t> rows(dst == src ? static_cast<size_t>(group_bytes) : 0);  // [8][row_bytes]
 #pragma omp for schedule(static)
         for (int64_t g = 0; g < n_groups; ++g) {
-            std::memcpy(rows.data(), src + g * group_bytes, size_t(group_bytes));
+            const uint8_t* group_rows = src + g * group_bytes;
+            if (dst == src) {  // in place: read from a copy
+                std::memcpy(rows.data(), group_rows, size_t(group_bytes));
+                group_rows = rows.data();
+            }
             for (int r = 0; r < kGroupRows; ++r)
-                row_to_group(w.dtype, rows.data() + r * w.row_bytes, n_blocks, r, dst + g * group_bytes);
+                row_to_group(w.dtype, group_rows + r * w.row_bytes, n_blocks, r, dst + g * group_bytes);
         }
     }
     const int64_t tail = n_groups * group_bytes, total = w.rows * w.row_bytes;
