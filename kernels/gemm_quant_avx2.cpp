@@ -61,8 +61,69 @@ float scale_at(const TileRows& rows, int r, int64_t b) {
     return f16_scalar(h);
 }
 
+// The 8 rows' f16 scales of block b, as f32 lanes 0..7.
+inline __m256 tile_scales(const TileRows& rows, int64_t b) {
+    uint16_t v[8];
+    for (int r = 0; r < 8; ++r) std::memcpy(&v[r], rows.scale[r] + b * rows.stride[r], 2);
+    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(v)));
+}
+
+inline __m128i load16(const uint8_t* p) { return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p)); }
+
+// Full tiles (8 real rows) by register transposes. With few tokens (batched decode) the
+// packing is a large share of the matmul, and a byte-wise copy costs as much as the
+// products. q4: each row's 16 bytes are 4 dwords (groups g); output vector g holds dword g
+// of rows 0..7. Rows r and r + 4 share a register (in the interleaved layout they are
+// adjacent already), then a 4x4 dword transpose per 128-bit lane.
+void pack_full_tile_q4(const TileRows& rows, int64_t n_blocks, TileLayout& t) {
+    for (int64_t b = 0; b < n_blocks; ++b) {
+        __m256i y[4];
+        for (int r = 0; r < 4; ++r)
+            y[r] = _mm256_set_m128i(load16(rows.quant[r + 4] + b * rows.stride[r + 4]),
+                                    load16(rows.quant[r] + b * rows.stride[r]));
+        const __m256i t0 = _mm256_unpacklo_epi32(y[0], y[1]), t1 = _mm256_unpackhi_epi32(y[0], y[1]);
+        const __m256i t2 = _mm256_unpacklo_epi32(y[2], y[3]), t3 = _mm256_unpackhi_epi32(y[2], y[3]);
+        // Lanes are (rows 0-3 | rows 4-7): output lane order r0 r1 r2 r3 | r4 r5 r6 r7.
+        auto* dst = reinterpret_cast<__m256i*>(t.q + b * 128);
+        _mm256_store_si256(dst + 0, _mm256_unpacklo_epi64(t0, t2));
+        _mm256_store_si256(dst + 1, _mm256_unpackhi_epi64(t0, t2));
+        _mm256_store_si256(dst + 2, _mm256_unpacklo_epi64(t1, t3));
+        _mm256_store_si256(dst + 3, _mm256_unpackhi_epi64(t1, t3));
+        _mm256_store_ps(t.scale + b * 8, tile_scales(rows, b));
+    }
+}
+
+// q8: each row's 32 bytes are 8 dwords; output vector g holds dword g of rows 0..7 (an
+// 8x8 dword transpose).
+void pack_full_tile_q8(const TileRows& rows, int64_t n_blocks, TileLayout& t) {
+    for (int64_t b = 0; b < n_blocks; ++b) {
+        __m256i y[8];
+        for (int r = 0; r < 8; ++r)
+            y[r] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(rows.quant[r] + b * rows.stride[r]));
+        // Within each 128-bit lane: 4x4 transposes of rows (0-3) and (4-7).
+        const __m256i a0 = _mm256_unpacklo_epi32(y[0], y[1]), a1 = _mm256_unpackhi_epi32(y[0], y[1]);
+        const __m256i a2 = _mm256_unpacklo_epi32(y[2], y[3]), a3 = _mm256_unpackhi_epi32(y[2], y[3]);
+        const __m256i a4 = _mm256_unpacklo_epi32(y[4], y[5]), a5 = _mm256_unpackhi_epi32(y[4], y[5]);
+        const __m256i a6 = _mm256_unpacklo_epi32(y[6], y[7]), a7 = _mm256_unpackhi_epi32(y[6], y[7]);
+        // c_k: dword k (lane 0) and dword k + 4 (lane 1) of rows 0-3; d_k: the same of rows 4-7.
+        const __m256i c0 = _mm256_unpacklo_epi64(a0, a2), c1 = _mm256_unpackhi_epi64(a0, a2);
+        const __m256i c2 = _mm256_unpacklo_epi64(a1, a3), c3 = _mm256_unpackhi_epi64(a1, a3);
+        const __m256i d0 = _mm256_unpacklo_epi64(a4, a6), d1 = _mm256_unpackhi_epi64(a4, a6);
+        const __m256i d2 = _mm256_unpacklo_epi64(a5, a7), d3 = _mm256_unpackhi_epi64(a5, a7);
+        auto* dst = reinterpret_cast<__m256i*>(t.q + b * 256);
+        const __m256i c[4] = {c0, c1, c2, c3}, d[4] = {d0, d1, d2, d3};
+        for (int k = 0; k < 4; ++k) {
+            _mm256_store_si256(dst + k, _mm256_permute2x128_si256(c[k], d[k], 0x20));      // dword k
+            _mm256_store_si256(dst + k + 4, _mm256_permute2x128_si256(c[k], d[k], 0x31));  // dword k + 4
+        }
+        _mm256_store_ps(t.scale + b * 8, tile_scales(rows, b));
+    }
+}
+
+// Tiles with rows past the matrix end: byte by byte, the missing rows as weight 0.
 void pack_tile_q4(const MatrixView& w, int64_t r0, int64_t n_blocks, TileLayout& t) {
     const TileRows rows = tile_rows(w, r0);
+    if (r0 + kTileRows <= w.rows) return pack_full_tile_q4(rows, n_blocks, t);
     for (int r = 0; r < kTileRows; ++r) {
         const bool real = r0 + r < w.rows;
         for (int64_t b = 0; b < n_blocks; ++b) {
@@ -80,6 +141,7 @@ void pack_tile_q4(const MatrixView& w, int64_t r0, int64_t n_blocks, TileLayout&
 
 void pack_tile_q8(const MatrixView& w, int64_t r0, int64_t n_blocks, TileLayout& t) {
     const TileRows rows = tile_rows(w, r0);
+    if (r0 + kTileRows <= w.rows) return pack_full_tile_q8(rows, n_blocks, t);
     for (int r = 0; r < kTileRows; ++r) {
         const bool real = r0 + r < w.rows;
         for (int64_t b = 0; b < n_blocks; ++b) {

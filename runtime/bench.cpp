@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdio>
 #include <functional>
+#include <memory>
 #include <random>
 #include <span>
 #include <stdexcept>
@@ -49,6 +50,58 @@ bool all_finite(const std::vector<float>& v, size_t n) {
     for (size_t i = 0; i < n; ++i)
         if (!std::isfinite(v[i])) return false;
     return true;
+}
+
+// `--parallel`: P sequences with kParallelPrompt-token prompts decode together. The
+// prompts are prefilled (untimed) in one batch; then each timed step decodes one token of
+// every sequence in a single forward_batch (decode tokens are random, as in tg).
+template <typename RunTest>
+void run_parallel_tests(const Model& model, const BenchOptions& opts, std::vector<float>& logits,
+                        RunTest& run_test) {
+    const ModelConfig& cfg = model.config();
+    const int64_t V = cfg.vocab_size;
+    std::mt19937_64 rng(opts.seed + 1);
+    std::uniform_int_distribution<int32_t> token(0, int32_t(V - 1));
+    for (int64_t P : opts.parallel) {
+        for (int64_t n : opts.n_gen) {
+            if (n == 0) continue;
+            const int64_t per_seq = kParallelPrompt + n;
+            KvCacheShape shape{int(cfg.n_layers), int(cfg.n_kv_heads), int(cfg.head_dim), 16};
+            KvBlockPool pool(shape, int32_t(P * ((per_seq + shape.block_tokens - 1) / shape.block_tokens)));
+            LlamaGraph graph(model, per_seq, std::max<int64_t>(256, P));
+            std::vector<std::unique_ptr<SequenceKv>> seqs;
+            std::vector<std::vector<int32_t>> prompts(static_cast<size_t>(P)), steps(static_cast<size_t>(P));  // [P][16], [P][n]
+            for (int64_t s = 0; s < P; ++s) {
+                seqs.push_back(std::make_unique<SequenceKv>(pool));
+                for (int64_t i = 0; i < kParallelPrompt; ++i) prompts[size_t(s)].push_back(token(rng));
+                for (int64_t i = 0; i < n; ++i) steps[size_t(s)].push_back(token(rng));
+            }
+            std::vector<float> batch_logits(static_cast<size_t>(P * V));  // [P, vocab]
+            std::vector<BatchItem> items(static_cast<size_t>(P));
+            BenchTest t;
+            t.name = "tg" + std::to_string(n) + " x" + std::to_string(P);
+            t.n_gen = n;
+            t.n_parallel = P;
+            run_test(t, n, 1, [&](int64_t len) {
+                for (int64_t s = 0; s < P; ++s) {
+                    seqs[size_t(s)]->clear();
+                    items[size_t(s)] = {seqs[size_t(s)].get(), prompts[size_t(s)], nullptr};
+                }
+                graph.forward_batch(items);
+                const auto t0 = Clock::now();
+                for (int64_t i = 0; i < len; ++i) {
+                    for (int64_t s = 0; s < P; ++s)
+                        items[size_t(s)] = {seqs[size_t(s)].get(),
+                                            std::span<const int32_t>(&steps[size_t(s)][size_t(i)], 1),
+                                            &batch_logits[size_t(s * V)]};
+                    graph.forward_batch(items);
+                }
+                const double seconds = seconds_since(t0);
+                std::copy_n(batch_logits.begin(), V, logits.begin());  // checked for NaN by run_test
+                return seconds;
+            });
+        }
+    }
 }
 
 }  // namespace
@@ -106,6 +159,11 @@ BenchReport run_bench(const Model& model, const BenchOptions& opts) {
     };
     for (int64_t p : opts.n_prompt) check_fits(p, "-p");
     for (int64_t n : opts.n_gen) check_fits(n, "-n");
+    for (int64_t p : opts.parallel) {
+        if (p < 1) throw std::invalid_argument("--parallel must be at least 1");
+        if (p > 256) throw std::invalid_argument("--parallel " + std::to_string(p) + " exceeds 256 sequences");
+        for (int64_t n : opts.n_gen) check_fits(kParallelPrompt + n, "--parallel prompt + -n");
+    }
     check_fits(opts.ttft_prompt, "--ttft");
     check_fits(opts.prefix_history + opts.prefix_new, "--prefix-history + --prefix-new");
     if (opts.prefix_history > 0 && opts.prefix_new < 1) throw std::invalid_argument("--prefix-new must be at least 1");
@@ -148,7 +206,7 @@ BenchReport run_bench(const Model& model, const BenchOptions& opts) {
         if (opts.warmup) once(warmup_n);
         for (int i = 0; i < opts.repetitions; ++i) {
             const double seconds = once(n);
-            t.samples_ts.push_back(double(t.n_prompt + t.n_gen) / seconds);
+            t.samples_ts.push_back(double(t.n_prompt + t.n_gen) * double(t.n_parallel) / seconds);
         }
         const MeanStd ms = mean_stddev(t.samples_ts);
         t.avg_ts = ms.mean;
@@ -182,6 +240,7 @@ BenchReport run_bench(const Model& model, const BenchOptions& opts) {
             return seconds_since(t0);
         });
     }
+    if (!opts.parallel.empty()) run_parallel_tests(model, opts, logits, run_test);
     if (opts.ttft_prompt > 0) {
         // Prefill of the prompt + choosing the first token with default sampling settings.
         // It runs after the pp/tg tests, which leave the caches as warm as a warmup would.
@@ -255,6 +314,12 @@ std::string format_bench_markdown(const BenchReport& r) {
                fmt("%.2f ± %.2f", t.avg_ts, t.stddev_ts) + " |\n";
     }
     out += "\n";
+    for (const auto& t : r.tests)
+        if (t.n_parallel > 1) {
+            out += "tg<n> x<P>: P sequences (" + std::to_string(kParallelPrompt) +
+                   "-token prompts) decoding together, one batched forward per step; t/s is their aggregate\n";
+            break;
+        }
     if (r.ttft_prompt > 0)
         out += "TTFT (" + std::to_string(r.ttft_prompt) +
                "-token prompt + first token): " + fmt("%.1f ± %.1f ms", r.ttft_ms, r.ttft_stddev_ms) + "\n";
@@ -285,6 +350,7 @@ nlohmann::json bench_json(const BenchReport& r) {
         arr.push_back({{"test", t.name},
                        {"n_prompt", t.n_prompt},
                        {"n_gen", t.n_gen},
+                       {"n_parallel", t.n_parallel},
                        {"n_threads", r.n_threads},
                        {"avg_ts", t.avg_ts},
                        {"stddev_ts", t.stddev_ts},

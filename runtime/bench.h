@@ -18,6 +18,10 @@ namespace ember {
 struct BenchOptions {
     std::vector<int64_t> n_prompt = {512};  // one pp test per entry; 0 = none
     std::vector<int64_t> n_gen = {128};     // one tg test per entry; 0 = none
+    // `--parallel`: one "tg<n> x<P>" test per entry P (and per -n): P sequences, each with a
+    // kParallelPrompt-token prompt (prefilled untimed), decode n tokens together, one
+    // LlamaGraph::forward_batch per step; t/s is the aggregate P*n / time. Empty: none.
+    std::vector<int64_t> parallel;
     int repetitions = 5;
     bool warmup = true;        // untimed warmup before each test (see above)
     int64_t ttft_prompt = 50;  // 0: no TTFT measurement
@@ -33,9 +37,13 @@ struct BenchOptions {
     std::function<void(const std::string&)> progress;
 };
 
+// Prompt tokens of each sequence of a --parallel test (random, prefilled before timing).
+constexpr int64_t kParallelPrompt = 16;
+
 struct BenchTest {
-    std::string name;  // "pp512", "tg128"
+    std::string name;  // "pp512", "tg128", "tg128 x8"
     int64_t n_prompt = 0, n_gen = 0;
+    int64_t n_parallel = 1;  // sequences decoding together (--parallel); t/s counts all of them
     std::vector<double> samples_ts;  // tokens/s of each timed repetition
     double avg_ts = 0, stddev_ts = 0;
 };
@@ -86,7 +94,7 @@ BenchReport run_bench(const Model& model, const BenchOptions& opts);
 
 // llama-bench style markdown table plus TTFT / peak RSS / load lines.
 std::string format_bench_markdown(const BenchReport& r);
-// One object per test: test, n_prompt, n_gen, n_threads, avg_ts, stddev_ts, samples_ts,
+// One object per test: test, n_prompt, n_gen, n_parallel, n_threads, avg_ts, stddev_ts, samples_ts,
 // ttft_ms, peak_rss_mb, load_ms, model_type, model_size, model_n_params, and more.
 nlohmann::json bench_json(const BenchReport& r);
 

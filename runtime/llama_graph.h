@@ -17,6 +17,13 @@ struct ContextOverflow : std::runtime_error {
     using std::runtime_error::runtime_error;
 };
 
+// One sequence's share of a batched forward (LlamaGraph::forward_batch).
+struct BatchItem {
+    SequenceKv* seq = nullptr;        // its KV cache; `tokens` go at positions seq->n_tokens()...
+    std::span<const int32_t> tokens;  // 1 token for a decode step, a chunk for prefill
+    float* logits = nullptr;          // [vocab] for the item's last token; nullptr: none wanted
+};
+
 class LlamaGraph {
 public:
     // max_context: positions per sequence (the --ctx limit); max_batch: tokens per forward
@@ -28,9 +35,31 @@ public:
     // Throws ContextOverflow / std::invalid_argument (bad token id) before touching `seq`.
     void forward(std::span<const int32_t> tokens, SequenceKv& seq, float* logits, bool all_logits = false);
 
+    // Runs every item's tokens in one pass per layer: all tokens of all items are stacked
+    // into one [T, hidden] activation matrix, so each weight matrix is read once per step
+    // (decode of N sequences = matmuls with n_tokens = N). RoPE positions, K/V writes and
+    // attention are per item, over its own block table. Steps hold at most max_batch tokens:
+    // a batch with more is split (an item may straddle two steps). The logits equal those of
+    // forward() on each item alone (bit for bit where the kernels' rows do not depend on the
+    // batch size: the scalar table; runtime/llama_graph_batch.cpp says more).
+    // Throws std::invalid_argument (no tokens, bad id, a sequence twice, null seq) and
+    // ContextOverflow before touching any sequence; KvCacheFull when the pool cannot hold the
+    // new tokens (items before the failing one may keep blocks reserved for them, which their
+    // next forward reuses and clear() returns).
+    void forward_batch(std::span<const BatchItem> items);
+
     int64_t max_context() const { return max_context_; }
+    int64_t max_batch() const { return max_batch_; }
 
 private:
+    // One item's tokens [offset, offset + n) placed at rows [row0, row0 + n) of a step.
+    struct BatchPiece {
+        const BatchItem* item;
+        int64_t offset, n, row0;
+    };
+    void forward_batch_step(std::span<const BatchPiece> pieces, int64_t T);
+    void batched_attention_block(const LayerWeights& L, int layer, std::span<const BatchPiece> pieces, int64_t T);
+
     void forward_chunk(std::span<const int32_t> tokens, SequenceKv& seq, float* logits, bool all_logits);
     void attention_block(const LayerWeights& L, int layer, int64_t T, int64_t pos0, SequenceKv& seq);
     void feed_forward_block(const LayerWeights& L, int64_t T);
@@ -55,6 +84,13 @@ private:
     std::vector<float> sin_;     // [T, head_dim / 2]
     std::vector<float> scores_;  // [n_threads, max_context]  attention scratch per thread
     std::vector<PagedKvHead> kv_views_;  // [n_kv_heads]  this layer's K/V views for the attention kernel
+
+    // forward_batch scratch, sized on its first call (later steps do not allocate).
+    std::vector<int64_t> row_pos_;             // [max_batch]  position of each row in its sequence
+    std::vector<int32_t> row_piece_;           // [max_batch]  piece (of the step) each row belongs to
+    std::vector<PagedKvHead> piece_views_;     // [max_batch, n_kv_heads]  per piece, this layer's K/V views
+    std::vector<BatchPiece> pieces_;           // [<= max_batch]  the current step's pieces
+    std::vector<float> batch_logits_;          // [rows with logits, vocab]  grown on demand
 };
 
 }  // namespace ember

@@ -28,7 +28,7 @@ struct BenchFlags {
     std::string model, synthetic, type = "q4", embed_type, mem_limit;
     std::string kv_type = "f16", kv_mem;
     int64_t prefix_history = 0, prefix_new = 32;
-    std::vector<int64_t> n_prompt = {512}, n_gen = {128};
+    std::vector<int64_t> n_prompt = {512}, n_gen = {128}, parallel;
     int repetitions = 5;
     int threads = 0;
     std::string cpus;  // --cpus: CPU list to pin threads to
@@ -89,6 +89,8 @@ void check_flags(const BenchFlags& f, const ModelConfig& c) {
     };
     for (int64_t p : f.n_prompt) fits(p, "-p");
     for (int64_t n : f.n_gen) fits(n, "-n");
+    if (!f.parallel.empty())
+        for (int64_t n : f.n_gen) fits(kParallelPrompt + n, "--parallel: prompt + -n");
     fits(f.ttft, "--ttft");
 }
 
@@ -181,6 +183,7 @@ int bench(BenchFlags f, CLI::App& sub) {
     BenchOptions o;
     o.n_prompt = f.n_prompt;
     o.n_gen = f.n_gen;
+    o.parallel = f.parallel;
     o.repetitions = f.repetitions;
     o.warmup = !f.no_warmup;
     o.ttft_prompt = f.ttft;
@@ -247,6 +250,11 @@ Command add_bench_command(CLI::App& app) {
                     "Generation lengths to test, comma-separated; 0 = no tg test (default 128)")
         ->delimiter(',')
         ->check(CLI::NonNegativeNumber);
+    sub->add_option("--parallel", f->parallel,
+                    "Also decode -n tokens on this many sequences at once (batched), comma-separated: "
+                    "aggregate t/s as test tg<n> x<P>")
+        ->delimiter(',')
+        ->check(CLI::Range(1, 256));
     sub->add_option("-r,--repetitions", f->repetitions, "Timed runs per test (default 5)")
         ->check(CLI::PositiveNumber);
     sub->add_flag("--no-warmup", f->no_warmup, "Skip the untimed warmup run of each test");
