@@ -12,6 +12,7 @@
 #include "runtime/synthetic_model.h"
 #include "runtime/threads.h"
 #include "tools/commands.h"
+#include "tools/mem_check_flags.h"
 
 namespace ember::cli {
 namespace {
@@ -31,6 +32,7 @@ struct BenchFlags {
     int64_t ctx = 0;
     uint64_t seed = 1234;
     bool json = false, list = false, no_warmup = false, quiet = false;
+    MemCheckFlags mem_check;  // --mem (alias --mem-limit), --no-mem-check
 };
 
 // The config of a built-in shape or of a HF config.json; `name` gets its display name.
@@ -139,11 +141,12 @@ int bench(BenchFlags f, CLI::App& sub) {
             name + " as " + f.type +
             (embed != body ? " (embeddings " + std::string(dtype_name(embed)) + ")" : "") + " with --ctx " +
             std::to_string(ctx);
-        if (!f.mem_limit.empty()) {
-            require_memory(plan, parse_byte_size(f.mem_limit), what, "--mem-limit " + f.mem_limit);
-        } else if (const uint64_t avail = mem_available_bytes()) {
-            require_memory(plan, avail, what, "MemAvailable in /proc/meminfo");
-        } else {
+        const MemoryBudget budget = !f.mem_limit.empty() ? memory_budget_from_flag("--mem-limit", f.mem_limit)
+                                    : !f.mem_check.mem.empty() ? memory_budget_from_flag("--mem", f.mem_check.mem)
+                                                               : detect_memory_budget();
+        if (budget.bytes && !f.mem_check.skip) {
+            require_memory(plan, budget.bytes, what, budget.source);
+        } else if (!f.mem_check.skip) {
             std::fprintf(stderr, "ember: note: cannot read MemAvailable; not checking that %s fits\n",
                          format_bytes(plan.total).c_str());
         }
@@ -156,6 +159,7 @@ int bench(BenchFlags f, CLI::App& sub) {
         if (sub.count("--type") || sub.count("--embed-type"))
             throw std::invalid_argument(
                 "--type / --embed-type apply to --synthetic only (a model file has its types)");
+        f.mem_check.check(f.model, f.ctx, f.threads);  // refuse before loading what would not fit
         model = Model::load(f.model);
         name = std::filesystem::path(f.model).filename().string();
         check_flags(f, model->config());
@@ -231,8 +235,9 @@ Command add_bench_command(CLI::App& app) {
         ->check(CLI::NonNegativeNumber);
     sub->add_option("--seed", f->seed, "Seed of the random tokens (and of --synthetic weights)");
     sub->add_option("--mem-limit", f->mem_limit,
-                    "--synthetic: memory budget instead of MemAvailable (e.g. 2G, 100M)");
+                    "--synthetic: the older name of --mem (memory budget, e.g. 2G, 100M)");
     sub->add_flag("--json", f->json, "Print a JSON array, one object per test");
+    f->mem_check.add_to(sub);
     sub->add_flag("-q,--quiet", f->quiet, "No progress lines on stderr");
     return {sub, [f, sub] { return bench(*f, *sub); }};
 }
