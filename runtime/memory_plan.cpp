@@ -31,7 +31,10 @@ uint64_t file_size_or_zero(const fs::path& p) {
 std::string type_text(const WeightBytes& w) {
     std::string s;
     for (const auto& [d, bytes] : w.by_dtype)
-        if (d != DType::F32 || w.by_dtype.size() == 1) s += (s.empty() ? "" : "+") + std::string(dtype_name(d));
+        if (d != DType::F32 || w.by_dtype.size() == 1) {
+            if (!s.empty()) s += '+';
+            s += dtype_name(d);
+        }
     return s;
 }
 
@@ -164,7 +167,8 @@ MemoryPlan memory_plan(const ModelConfig& c, const WeightBytes& w, const PlanOpt
     p.kernel_scratch = (acts + tiles) * kScratchSlackNum / kScratchSlackDen;
     p.scratch = p.graph_scratch + p.logits + p.kernel_scratch;
 
-    p.overhead = kRuntimeOverheadBytes + w.tokenizer_file * kTokenizerMemoryFactor;
+    p.tokenizer = w.tokenizer_file * kTokenizerMemoryFactor;
+    p.overhead = kRuntimeOverheadBytes + p.tokenizer;
     p.total = p.weights + p.kv_cache + p.scratch + p.overhead;
     return p;
 }
@@ -199,7 +203,8 @@ namespace {
 std::string need_text(const MemoryPlan& p) {
     return format_bytes(p.total) + " (weights " + format_bytes(p.weights) + " + KV cache " +
            format_bytes(p.kv_cache) + " + scratch " + format_bytes(p.scratch) + " + runtime " +
-           format_bytes(p.overhead) + ")";
+           format_bytes(p.overhead - p.tokenizer) +
+           (p.tokenizer ? " + tokenizer " + format_bytes(p.tokenizer) : std::string()) + ")";
 }
 
 // What would fit instead: a shorter context, a smaller KV type, a smaller weight type.

@@ -8,7 +8,7 @@
 //         + scratch (LlamaGraph's buffers for max_batch tokens, attention scores, logits +
 //                    sampler buffers, per-thread kernel scratch)
 //         + overhead (the runtime and its libraries, measured: kRuntimeOverheadBytes, plus
-//                     the tokenizer, estimated from its blob size)
+//                     the parsed tokenizer, kTokenizerMemoryFactor x its file size)
 #pragma once
 #include <cstdint>
 #include <filesystem>
@@ -25,15 +25,16 @@
 namespace ember {
 
 // Resident memory of `ember` beyond everything the plan counts: the executable, libstdc++,
-// oneDNN and libgomp code and data, OpenMP thread stacks, oneDNN's JIT kernels and primitive
-// cache. Measured with `ember bench --synthetic` (docs/benchmarks.md, "Memory planner"):
-// peak RSS minus the planned weights + KV + scratch.
-constexpr uint64_t kRuntimeOverheadBytes = uint64_t(48) << 20;
+// oneDNN and libgomp code and data, OpenMP thread stacks, the parsed header. Measured
+// (docs/benchmarks.md, "Memory planner"): `ember --version` peaks at 8.0 MiB, and `ember run`
+// of the 0.2 MB stories260K file at 10.5 MiB, 7.8 MiB above its planned weights + KV +
+// scratch; rounded up to 12 MiB for machines with more threads than the 2 measured here.
+constexpr uint64_t kRuntimeOverheadBytes = uint64_t(12) << 20;
 
-// The parsed tokenizer (vocabulary maps, merge ranks, SentencePiece model) takes a few
-// times the size of its serialized file; this factor is measured on the Qwen2.5
-// tokenizer.json (docs/benchmarks.md).
-constexpr uint64_t kTokenizerMemoryFactor = 4;
+// The parsed tokenizer (vocabulary and merge maps, added tokens, SentencePiece model) takes
+// about 11x its serialized file: measured 72 MiB in `ember run` and 74 MiB in `ember
+// tokenize` for Qwen2.5's 6.7 MiB tokenizer.json (docs/benchmarks.md).
+constexpr uint64_t kTokenizerMemoryFactor = 11;
 
 // What a model's weights weigh in memory, by stored dtype.
 struct WeightBytes {
@@ -95,7 +96,8 @@ struct MemoryPlan {
     uint64_t logits = 0;          // logits [vocab] + the sampler's [vocab] buffers
     uint64_t kernel_scratch = 0;  // kernels/scratch.h buffers (activations, weight tiles)
     uint64_t scratch = 0;         // graph_scratch + logits + kernel_scratch
-    uint64_t overhead = 0;        // kRuntimeOverheadBytes + tokenizer estimate
+    uint64_t tokenizer = 0;       // parsed tokenizer: kTokenizerMemoryFactor x its file
+    uint64_t overhead = 0;        // kRuntimeOverheadBytes + tokenizer
     uint64_t total = 0;           // weights + kv_cache + scratch + overhead
 };
 

@@ -92,6 +92,7 @@ nlohmann::json plan_json(const PlanSource& src, const std::vector<Row>& rows, co
                         {"logits_bytes", p.logits},
                         {"kernel_scratch_bytes", p.kernel_scratch},
                         {"runtime_bytes", p.overhead},
+                        {"tokenizer_bytes", p.tokenizer},
                         {"total_bytes", p.total},
                         {"fits", budget.bytes == 0 ? nlohmann::json(nullptr) : nlohmann::json(r.fits)},
                         {"largest_ctx", budget.bytes == 0 ? nlohmann::json(nullptr) : nlohmann::json(r.largest_ctx)}});
