@@ -79,13 +79,13 @@ PlanSource plan_source_from_ember(const fs::path& file) {
     return src;
 }
 
-PlanSource plan_source_from_hf_dir(const fs::path& dir) {
-    const fs::path config_path = dir / "config.json";
-    std::error_code ec;
-    if (!fs::exists(config_path, ec))
-        throw ModelFileError("no config.json in " + dir.string() + " (expected a Hugging Face checkpoint directory)");
+namespace {
+
+// config.json of an HF checkpoint; the tokenizer files are looked for next to it.
+PlanSource plan_source_from_hf_config(const fs::path& config_path, const std::string& name) {
+    const fs::path dir = config_path.parent_path();
     PlanSource src;
-    src.name = dir.string();
+    src.name = name;
     try {
         src.config = model_config_from_hf(read_json_file(config_path));
     } catch (const ModelFileError&) {
@@ -98,10 +98,21 @@ PlanSource plan_source_from_hf_dir(const fs::path& dir) {
     return src;
 }
 
+}  // namespace
+
+PlanSource plan_source_from_hf_dir(const fs::path& dir) {
+    const fs::path config_path = dir / "config.json";
+    std::error_code ec;
+    if (!fs::exists(config_path, ec))
+        throw ModelFileError("no config.json in " + dir.string() + " (expected a Hugging Face checkpoint directory)");
+    return plan_source_from_hf_config(config_path, dir.string());
+}
+
 PlanSource plan_source(const fs::path& path) {
     std::error_code ec;
     if (fs::is_directory(path, ec)) return plan_source_from_hf_dir(path);
     if (!fs::exists(path, ec)) throw ModelFileError(path.string() + ": no such file or directory");
+    if (path.extension() == ".json") return plan_source_from_hf_config(path, path.string());
     return plan_source_from_ember(path);
 }
 

@@ -57,7 +57,8 @@ struct PlanSource {
 PlanSource plan_source_from_ember(const std::filesystem::path& file);
 // Reads config.json of a Hugging Face checkpoint directory (and sizes its tokenizer files).
 PlanSource plan_source_from_hf_dir(const std::filesystem::path& dir);
-// Either, by what `path` is (a directory or a file).
+// By what `path` is: a directory (HF checkpoint), a .json file (an HF config.json; the
+// tokenizer files are looked for next to it), else a .ember file.
 PlanSource plan_source(const std::filesystem::path& path);
 
 // Weights of `config` converted with `ember-convert --type type` (the converter's per-tensor

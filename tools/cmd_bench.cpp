@@ -90,7 +90,8 @@ void check_flags(const BenchFlags& f, const ModelConfig& c) {
 int list_models(const BenchFlags& f) {
     const uint64_t avail = mem_available_bytes();
     std::printf("Built-in shapes for `ember bench --synthetic NAME` (random weights, real shapes).\n");
-    std::printf("Memory = weights + KV cache (f32, --ctx %s) + scratch; q4 keeps embeddings in q8.\n\n",
+    std::printf("Memory = weights + KV cache (f32, --ctx %s) + scratch + runtime (parts: ember plan); q4 keeps "
+                "embeddings in q8.\n\n",
                 f.ctx > 0 ? std::to_string(f.ctx).c_str() : "min(4096, model max)");
     std::printf(
         "| alias | model | arch | params | q4 | q8 | f16 | f32 |\n| --- | --- | --- | ---: | ---: | ---: | "

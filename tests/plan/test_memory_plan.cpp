@@ -89,6 +89,7 @@ TEST_CASE("Qwen2.5-0.5B-Instruct config.json: exact weight and KV bytes") {
     }
     const PlanSource src = plan_source(cfg.parent_path());
     CHECK_FALSE(src.is_ember_file);
+    CHECK(plan_source(cfg).config.vocab_size == src.config.vocab_size);  // the config.json itself works too
     // 494,032,768 parameters (136,134,656 in the tied embedding).
     CHECK(weight_bytes_for_type(src.config, DType::F32).total() == uint64_t(494032768) * 4);
     // q4: embedding q8 151936 x 952 B; per layer q4 matrices 8,386,560 B (rows x 504 B for

@@ -94,6 +94,10 @@ def main() -> None:
             parts = t["weights_bytes"] + t["kv_cache_bytes"] + t["scratch_bytes"] + t["runtime_bytes"]
             check(t["total_bytes"] == parts and t["fits"] is True, f"{t['type']}: total = sum of parts, fits")
 
+        p = ember("plan", os.path.join(HERE, "tiny_config.json"), "--mem", "1G", "--type", "q4", "--json")
+        check(p.returncode == 0 and json.loads(p.stdout)["types"][0]["weights_bytes"] == 18816,
+              "plan CONFIG.json --type q4: one row, same bytes")
+
         # 2. --mem 1M: does not fit, exit 2.
         p = ember("plan", model, "--mem", "1M")
         check(p.returncode == 2, f"plan --mem 1M exits 2 (got {p.returncode})")
