@@ -148,7 +148,7 @@ int bench(BenchFlags f, CLI::App& sub) {
         if (budget.bytes && !f.mem_check.skip) {
             require_memory(plan, budget.bytes, what, budget.source);
         } else if (!f.mem_check.skip) {
-            std::fprintf(stderr, "ember: note: cannot read MemAvailable; not checking that %s fits\n",
+            std::fprintf(stderr, "ember: note: no MemAvailable or cgroup limit to read; not checking that %s fits\n",
                          format_bytes(plan.total).c_str());
         }
         if (!f.quiet)
