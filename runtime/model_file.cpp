@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <fstream>
 
 namespace ember {
 namespace {
@@ -34,6 +35,21 @@ T read_le(const uint8_t* p) {
 
 [[noreturn]] void fail(const std::filesystem::path& path, const std::string& what) {
     throw ModelFileError(path.string() + ": " + what);
+}
+
+// Checks the fixed prefix (magic, version, header length against the file size) and
+// returns the header length. `prefix`: the first kPrefixBytes of the file.
+uint64_t checked_header_length(const std::filesystem::path& path, const uint8_t* prefix, uint64_t file_size) {
+    if (std::memcmp(prefix, kEmberMagic, 8) != 0) fail(path, "not an .ember file (bad magic at offset 0)");
+    uint32_t version = read_le<uint32_t>(prefix + 8);
+    if (version != kEmberFormatVersion)
+        fail(path, "unsupported .ember format version " + std::to_string(version) + " at offset 8 (this build reads " +
+                       std::to_string(kEmberFormatVersion) + "); re-convert the model");
+    uint64_t header_len = read_le<uint64_t>(prefix + 16);
+    if (header_len == 0 || header_len > kMaxHeaderBytes || kPrefixBytes + header_len > file_size)
+        fail(path, "header length " + std::to_string(header_len) + " at offset 16 exceeds the file size " +
+                       std::to_string(file_size) + " (truncated or corrupt)");
+    return header_len;
 }
 
 }  // namespace
@@ -81,15 +97,7 @@ std::unique_ptr<ModelFile> ModelFile::open(const std::filesystem::path& path) {
     mf->map_ = static_cast<const uint8_t*>(m);
 
     const uint8_t* p = mf->map_;
-    if (std::memcmp(p, kEmberMagic, 8) != 0) fail(path, "not an .ember file (bad magic at offset 0)");
-    uint32_t version = read_le<uint32_t>(p + 8);
-    if (version != kEmberFormatVersion)
-        fail(path, "unsupported .ember format version " + std::to_string(version) + " at offset 8 (this build reads " +
-                       std::to_string(kEmberFormatVersion) + "); re-convert the model");
-    uint64_t header_len = read_le<uint64_t>(p + 16);
-    if (header_len == 0 || header_len > kMaxHeaderBytes || kPrefixBytes + header_len > mf->size_)
-        fail(path, "header length " + std::to_string(header_len) + " at offset 16 exceeds the file size " +
-                       std::to_string(mf->size_) + " (truncated or corrupt)");
+    const uint64_t header_len = checked_header_length(path, p, mf->size_);
 
     nlohmann::json header;
     try {
@@ -137,6 +145,31 @@ std::unique_ptr<ModelFile> ModelFile::open(const std::filesystem::path& path) {
     header.erase("tensors");
     mf->header_ = std::move(header);
     return mf;
+}
+
+nlohmann::json read_model_header(const std::filesystem::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) fail(path, std::string("cannot open: ") + std::strerror(errno));
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(path, ec)) fail(path, "not a regular file");
+    const uint64_t size = std::filesystem::file_size(path, ec);
+    if (ec) fail(path, "cannot stat: " + ec.message());
+    if (size < kPrefixBytes)
+        fail(path, "file is " + std::to_string(size) + " bytes, too short for an .ember header (truncated?)");
+    uint8_t prefix[kPrefixBytes];
+    in.read(reinterpret_cast<char*>(prefix), kPrefixBytes);
+    const uint64_t header_len = checked_header_length(path, prefix, size);
+    std::string text(header_len, '\0');
+    if (!in.read(text.data(), std::streamsize(header_len))) fail(path, "cannot read the header");
+    nlohmann::json header;
+    try {
+        header = nlohmann::json::parse(text);
+    } catch (const nlohmann::json::exception& e) {
+        fail(path, std::string("header JSON at offset 24 is corrupt: ") + e.what());
+    }
+    if (!header.is_object() || !header.contains("tensors") || !header["tensors"].is_array())
+        fail(path, "header has no \"tensors\" array");
+    return header;
 }
 
 ModelFile::~ModelFile() {

@@ -89,6 +89,12 @@ private:
     bool finished_ = false;
 };
 
+// The header JSON of a .ember file (config, tokenizer, ..., and the "tensors" directory)
+// read with plain reads, without mapping or touching the tensor data: for the memory
+// planner, which must size a model before loading it. Checks magic, version and header
+// length like ModelFile::open; throws ModelFileError naming the file.
+nlohmann::json read_model_header(const std::filesystem::path& path);
+
 // Bytes a tensor of this dtype and shape occupies (rows * dtype_row_bytes(cols)).
 uint64_t tensor_bytes(DType dtype, const std::vector<int64_t>& shape);
 

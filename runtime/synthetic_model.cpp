@@ -267,34 +267,6 @@ uint64_t model_weight_bytes(const ModelConfig& c, DType body, DType embed) {
     return bytes;
 }
 
-MemoryPlan memory_plan(const ModelConfig& c, DType body, DType embed, int64_t ctx, int64_t max_batch,
-                       int n_threads) {
-    MemoryPlan p;
-    p.weights = model_weight_bytes(c, body, embed);
-    const int64_t block_tokens = 16;
-    const int64_t blocks = (ctx + block_tokens - 1) / block_tokens;
-    p.kv_cache =
-        uint64_t(blocks * block_tokens) * uint64_t(c.n_layers) * 2 * uint64_t(c.n_kv_heads * c.head_dim) * 4;
-    const int64_t H = c.hidden_size, F = c.intermediate_size, q = c.n_heads * c.head_dim,
-                  kv = c.n_kv_heads * c.head_dim;
-    // LlamaGraph scratch (x, xn, q, k, v, attn, proj, gate, up) + attention scores + logits.
-    const int64_t floats =
-        max_batch * (3 * H + 2 * q + 2 * kv + 2 * F) + int64_t(n_threads) * ctx + c.vocab_size;
-    p.scratch = uint64_t(floats) * 4;
-    p.total = p.weights + p.kv_cache + p.scratch;
-    return p;
-}
-
-void require_memory(const MemoryPlan& plan, uint64_t available, const std::string& what,
-                    const std::string& available_source) {
-    if (plan.total <= available) return;
-    throw InsufficientMemory(what + " needs " + format_bytes(plan.total) + " (weights " +
-                             format_bytes(plan.weights) + " + KV cache " + format_bytes(plan.kv_cache) +
-                             " + scratch " + format_bytes(plan.scratch) + ") but only " +
-                             format_bytes(available) + " is available (" + available_source +
-                             "); try a smaller --type (q4) or --ctx");
-}
-
 // Declared in runtime/model.h: a Model whose weights live in one owned buffer.
 std::unique_ptr<Model> Model::synthetic(const ModelConfig& config, DType body, DType embed, uint64_t seed) {
     config.validate();

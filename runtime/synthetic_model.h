@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "kernels/dtype.h"
+#include "runtime/memory_plan.h"
 #include "runtime/model_config.h"
 
 namespace ember {
@@ -38,26 +39,6 @@ int64_t model_param_count(const ModelConfig& c);
 // Bytes of every weight tensor (matrices in body / embed dtype, vectors f32), as stored.
 uint64_t model_weight_bytes(const ModelConfig& c, DType body, DType embed);
 
-// What running a model needs, in bytes: weights, the KV pool for `ctx` positions, and the
-// graph's scratch (activations for `max_batch` tokens, attention scores, logits for one
-// pp chunk). The check that a synthetic model fits uses `total`.
-struct MemoryPlan {
-    uint64_t weights = 0;
-    uint64_t kv_cache = 0;
-    uint64_t scratch = 0;
-    uint64_t total = 0;
-};
-MemoryPlan memory_plan(const ModelConfig& c, DType body, DType embed, int64_t ctx, int64_t max_batch = 256,
-                       int n_threads = 1);
-
-// Not enough memory for what was asked; the message says how much is needed.
-struct InsufficientMemory : std::runtime_error {
-    using std::runtime_error::runtime_error;
-};
-
-// Throws InsufficientMemory naming `what`, the plan's parts and `available` (described as
-// `available_source`, e.g. "MemAvailable" or "--mem-limit") when the plan does not fit.
-void require_memory(const MemoryPlan& plan, uint64_t available, const std::string& what,
-                    const std::string& available_source);
+// memory_plan / require_memory for synthetic models: runtime/memory_plan.h.
 
 }  // namespace ember

@@ -14,6 +14,7 @@
 #include "runtime/synthetic_model.h"
 #include "runtime/threads.h"
 #include "tools/commands.h"
+#include "tools/mem_check_flags.h"
 
 namespace ember::cli {
 namespace {
@@ -38,6 +39,7 @@ struct BenchFlags {
     bool json = false, list = false, no_warmup = false, quiet = false;
     bool profile = false;
     int64_t profile_ctx = 64, profile_steps = 32;
+    MemCheckFlags mem_check;  // --mem (alias --mem-limit), --no-mem-check
 };
 
 // The config of a built-in shape or of a HF config.json; `name` gets its display name.
@@ -105,7 +107,8 @@ bool any_test(const BenchFlags& f) {
 int list_models(const BenchFlags& f) {
     const uint64_t avail = mem_available_bytes();
     std::printf("Built-in shapes for `ember bench --synthetic NAME` (random weights, real shapes).\n");
-    std::printf("Memory = weights + KV cache (f32, --ctx %s) + scratch; q4 keeps embeddings in q8.\n\n",
+    std::printf("Memory = weights + KV cache (f32, --ctx %s) + scratch + runtime (parts: ember plan); q4 keeps "
+                "embeddings in q8.\n\n",
                 f.ctx > 0 ? std::to_string(f.ctx).c_str() : "min(4096, model max)");
     std::printf(
         "| alias | model | arch | params | q4 | q8 | f16 | f32 |\n| --- | --- | --- | ---: | ---: | ---: | "
@@ -156,12 +159,13 @@ int bench(BenchFlags f, CLI::App& sub) {
             name + " as " + f.type +
             (embed != body ? " (embeddings " + std::string(dtype_name(embed)) + ")" : "") + " with --ctx " +
             std::to_string(ctx);
-        if (!f.mem_limit.empty()) {
-            require_memory(plan, parse_byte_size(f.mem_limit), what, "--mem-limit " + f.mem_limit);
-        } else if (const uint64_t avail = mem_available_bytes()) {
-            require_memory(plan, avail, what, "MemAvailable in /proc/meminfo");
-        } else {
-            std::fprintf(stderr, "ember: note: cannot read MemAvailable; not checking that %s fits\n",
+        const MemoryBudget budget = !f.mem_limit.empty() ? memory_budget_from_flag("--mem-limit", f.mem_limit)
+                                    : !f.mem_check.mem.empty() ? memory_budget_from_flag("--mem", f.mem_check.mem)
+                                                               : detect_memory_budget();
+        if (budget.bytes && !f.mem_check.skip) {
+            require_memory(plan, budget.bytes, what, budget.source);
+        } else if (!f.mem_check.skip) {
+            std::fprintf(stderr, "ember: note: no MemAvailable or cgroup limit to read; not checking that %s fits\n",
                          format_bytes(plan.total).c_str());
         }
         if (!f.quiet)
@@ -173,6 +177,7 @@ int bench(BenchFlags f, CLI::App& sub) {
         if (sub.count("--type") || sub.count("--embed-type"))
             throw std::invalid_argument(
                 "--type / --embed-type apply to --synthetic only (a model file has its types)");
+        f.mem_check.check(f.model, f.ctx, f.threads, parse_kv_type(f.kv_type));  // refuse before loading what would not fit
         model = Model::load(f.model);
         name = std::filesystem::path(f.model).filename().string();
         check_flags(f, model->config());
@@ -278,7 +283,7 @@ Command add_bench_command(CLI::App& app) {
         ->check(CLI::PositiveNumber);
     sub->add_option("--seed", f->seed, "Seed of the random tokens (and of --synthetic weights)");
     sub->add_option("--mem-limit", f->mem_limit,
-                    "--synthetic: memory budget instead of MemAvailable (e.g. 2G, 100M)");
+                    "--synthetic: the older name of --mem (memory budget, e.g. 2G, 100M)");
     sub->add_flag("--profile", f->profile,
                   "After the tests, time every kernel of single-token decode steps and print where a step's "
                   "time goes (-p 0 -n 0 --profile: the profile alone)");
@@ -287,6 +292,7 @@ Command add_bench_command(CLI::App& app) {
     sub->add_option("--profile-steps", f->profile_steps, "--profile: timed decode steps (default 32)")
         ->check(CLI::PositiveNumber);
     sub->add_flag("--json", f->json, "Print a JSON array, one object per test");
+    f->mem_check.add_to(sub);
     sub->add_flag("-q,--quiet", f->quiet, "No progress lines on stderr");
     return {sub, [f, sub] { return bench(*f, *sub); }};
 }

@@ -10,6 +10,7 @@
 #include "runtime/memory_stats.h"
 #include "runtime/threads.h"
 #include "tools/commands.h"
+#include "tools/mem_check_flags.h"
 
 namespace ember::cli {
 namespace {
@@ -23,6 +24,7 @@ struct RunFlags {
     std::string cpus;  // --cpus: CPU list to pin threads to
     bool print_logits = false, print_ids = false, ignore_eos = false;
     SamplingParams sampling;
+    MemCheckFlags mem_check;  // --mem, --no-mem-check
 };
 
 std::vector<int32_t> parse_ids(const std::string& s) {
@@ -69,6 +71,7 @@ std::vector<int32_t> prompt_ids(const Model& model, const RunFlags& f) {
 
 int run(const RunFlags& f, CLI::App& app) {
     configure_threads(f.threads, f.cpus);
+    f.mem_check.check(f.model, f.ctx, f.threads, parse_kv_type(f.kv_type));  // refuse before loading what would not fit
     auto model = Model::load(f.model);
     const ModelConfig& cfg = model->config();
 
@@ -178,6 +181,7 @@ Command add_run_command(CLI::App& app) {
     sub->add_flag("--print-logits", f->print_logits, "Print the prompt's last-position logits, one per line");
     sub->add_flag("--print-ids", f->print_ids, "Print generated token ids (comma-separated) instead of text");
     sub->add_flag("--ignore-eos", f->ignore_eos, "Keep generating past end-of-sequence tokens");
+    f->mem_check.add_to(sub);
     return {sub, [f, sub] {
                 if (f->prompt.empty() && f->prompt_file.empty() && f->tokens.empty() && !sub->count("--prompt"))
                     throw CLI::RequiredError("one of --prompt, --file or --tokens");

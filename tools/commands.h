@@ -15,6 +15,7 @@ Command add_run_command(CLI::App& app);
 Command add_info_command(CLI::App& app);
 Command add_bench_command(CLI::App& app);
 Command add_perplexity_command(CLI::App& app);
+Command add_plan_command(CLI::App& app);  // cmd_plan.cpp: memory planner
 Command add_tokenize_command(CLI::App& app), add_detokenize_command(CLI::App& app);  // cmd_tokenize.cpp
 
 }  // namespace ember::cli

@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
         ember::cli::add_info_command(app),
         ember::cli::add_bench_command(app),
         ember::cli::add_perplexity_command(app),
+        ember::cli::add_plan_command(app),
         ember::cli::add_tokenize_command(app), ember::cli::add_detokenize_command(app),
     };
     try {

@@ -180,7 +180,7 @@ TEST_CASE("memory plan and the refusal message") {
     REQUIRE(s);
     const MemoryPlan f32 = memory_plan(s->config, DType::F32, DType::F32, 4096);
     const MemoryPlan q4 = memory_plan(s->config, DType::Q4, DType::Q8, 4096);
-    CHECK(f32.total == f32.weights + f32.kv_cache + f32.scratch);
+    CHECK(f32.total == f32.weights + f32.kv_cache + f32.scratch + f32.overhead);
     CHECK(f32.weights == uint64_t(model_param_count(s->config)) * 4);
     CHECK(q4.weights < f32.weights / 5);
     // KV: 28 layers x K,V x 4 kv heads x 128 dims x 4096 positions x 4 bytes.

@@ -1,0 +1,276 @@
+// Memory planner arithmetic (weights, KV, scratch, overhead), its sources (.ember header,
+// HF config.json) and the refusal message.
+#include "runtime/memory_plan.h"
+
+#include <algorithm>
+
+#include "kernels/quant.h"
+#include "runtime/convert/converter.h"
+#include "runtime/convert/hf_config.h"
+#include "runtime/convert/json_file.h"
+#include "runtime/kv_cache.h"
+#include "runtime/memory_stats.h"
+#include "runtime/model_file.h"
+
+namespace ember {
+namespace {
+
+namespace fs = std::filesystem;
+
+// kernels/scratch.cpp grows a buffer to 5/4 of the request.
+constexpr uint64_t kScratchSlackNum = 5, kScratchSlackDen = 4;
+// Per-thread weight tile bound of the oneDNN paths (kernels/gemm_onednn.cpp kTileBytes).
+constexpr uint64_t kKernelTileBytes = 512 * 1024;
+
+uint64_t file_size_or_zero(const fs::path& p) {
+    std::error_code ec;
+    const auto n = fs::file_size(p, ec);
+    return ec ? 0 : uint64_t(n);
+}
+
+std::string type_text(const WeightBytes& w) {
+    std::string s;
+    for (const auto& [d, bytes] : w.by_dtype)
+        if (d != DType::F32 || w.by_dtype.size() == 1) {
+            if (!s.empty()) s += '+';
+            s += dtype_name(d);
+        }
+    return s;
+}
+
+}  // namespace
+
+uint64_t WeightBytes::total() const {
+    uint64_t t = 0;
+    for (const auto& [d, bytes] : by_dtype) t += bytes;
+    return t;
+}
+
+PlanSource plan_source_from_ember(const fs::path& file) {
+    const nlohmann::json header = read_model_header(file);
+    PlanSource src;
+    src.name = file.string();
+    src.is_ember_file = true;
+    try {
+        src.config = config_from_json(header.at("config"));
+        src.config.validate();
+    } catch (const std::exception& e) {
+        throw ModelFileError(file.string() + ": " + e.what());
+    }
+    if (header.contains("weights_type") && header["weights_type"].is_string())
+        if (auto d = dtype_from_name(header["weights_type"].get<std::string>())) src.weight_type = *d;
+    for (const auto& jt : header["tensors"]) {
+        std::string name;
+        try {
+            name = jt.at("name").get<std::string>();
+            const std::string dt = jt.at("dtype").get<std::string>();
+            const auto d = dtype_from_name(dt);
+            if (!d) throw ModelFileError(file.string() + ": tensor '" + name + "' has unknown dtype '" + dt + "'");
+            const uint64_t bytes = tensor_bytes(*d, jt.at("shape").get<std::vector<int64_t>>());
+            if (*d == DType::U8)  // embedded tokenizer files
+                src.tokenizer_file = std::max(src.tokenizer_file, bytes);
+            else
+                src.ember_weights.by_dtype[*d] += bytes;
+        } catch (const nlohmann::json::exception& e) {
+            throw ModelFileError(file.string() + ": tensor entry '" + name + "' in the header is malformed: " + e.what());
+        }
+    }
+    src.ember_weights.tokenizer_file = src.tokenizer_file;
+    return src;
+}
+
+namespace {
+
+// config.json of an HF checkpoint; the tokenizer files are looked for next to it.
+PlanSource plan_source_from_hf_config(const fs::path& config_path, const std::string& name) {
+    const fs::path dir = config_path.parent_path();
+    PlanSource src;
+    src.name = name;
+    try {
+        src.config = model_config_from_hf(read_json_file(config_path));
+    } catch (const ModelFileError&) {
+        throw;
+    } catch (const std::runtime_error& e) {
+        throw ModelFileError(config_path.string() + ": " + e.what());
+    }
+    src.tokenizer_file =
+        std::max(file_size_or_zero(dir / "tokenizer.json"), file_size_or_zero(dir / "tokenizer.model"));
+    return src;
+}
+
+}  // namespace
+
+PlanSource plan_source_from_hf_dir(const fs::path& dir) {
+    const fs::path config_path = dir / "config.json";
+    std::error_code ec;
+    if (!fs::exists(config_path, ec))
+        throw ModelFileError("no config.json in " + dir.string() + " (expected a Hugging Face checkpoint directory)");
+    return plan_source_from_hf_config(config_path, dir.string());
+}
+
+PlanSource plan_source(const fs::path& path) {
+    std::error_code ec;
+    if (fs::is_directory(path, ec)) return plan_source_from_hf_dir(path);
+    if (!fs::exists(path, ec)) throw ModelFileError(path.string() + ": no such file or directory");
+    if (path.extension() == ".json") return plan_source_from_hf_config(path, path.string());
+    return plan_source_from_ember(path);
+}
+
+WeightBytes weight_bytes_for_type(const ModelConfig& config, DType type, std::optional<DType> embed) {
+    ConvertOptions opts;
+    opts.type = type;
+    opts.embed_type = embed;
+    WeightBytes w;
+    for (const auto& t : expected_tensors(config)) {
+        const DType d = stored_dtype(t, opts);
+        w.by_dtype[d] += tensor_bytes(d, t.shape);
+    }
+    return w;
+}
+
+WeightBytes source_weight_bytes(const PlanSource& src, DType type) {
+    WeightBytes w = src.is_ember_file ? src.ember_weights : weight_bytes_for_type(src.config, type);
+    w.tokenizer_file = src.tokenizer_file;
+    return w;
+}
+
+uint64_t kv_bytes_per_token(const ModelConfig& c, DType kv_type) {
+    if (!is_kv_type(kv_type))
+        throw std::invalid_argument("KV cache type must be f16, q8 or f32, not " + std::string(dtype_name(kv_type)));
+    // The pool's own arithmetic (runtime/kv_cache.h), so plan and pool cannot disagree.
+    const KvCacheShape shape{int(c.n_layers), int(c.n_kv_heads), int(c.head_dim), 16, kv_type};
+    return uint64_t(ember::kv_bytes_per_token(shape));
+}
+
+MemoryPlan memory_plan(const ModelConfig& c, const WeightBytes& w, const PlanOptions& o, std::string what) {
+    MemoryPlan p;
+    p.options = o;
+    p.config = c;
+    p.weight_bytes = w;
+    p.what = what.empty() ? type_text(w) : std::move(what);
+    p.weights = w.total();
+
+    // The pool holds whole blocks of block_tokens positions (runtime/kv_cache.h).
+    const int64_t block_tokens = KvCacheShape{}.block_tokens;
+    const int64_t blocks = (o.ctx + block_tokens - 1) / block_tokens;
+    p.kv_per_token = kv_bytes_per_token(c, o.kv_type);
+    p.kv_cache = uint64_t(blocks * block_tokens) * p.kv_per_token;
+
+    // LlamaGraph (runtime/llama_graph.h), floats:
+    //   x, xn, proj [B, H]; q, attn [B, nh*hd]; k_new, v_new [B, nkv*hd]; gate, up [B, F];
+    //   cos, sin [B, hd/2]; scores [n_threads, max_context].
+    const uint64_t B = uint64_t(o.max_batch), H = uint64_t(c.hidden_size), F = uint64_t(c.intermediate_size),
+                   q = uint64_t(c.n_heads * c.head_dim), kv = uint64_t(c.n_kv_heads * c.head_dim),
+                   hd = uint64_t(c.head_dim);
+    const uint64_t graph_floats = B * (3 * H + 2 * q + 2 * kv + 2 * F + hd) + uint64_t(o.n_threads) * uint64_t(o.ctx);
+    p.graph_scratch = graph_floats * 4;
+    // logits [vocab] f32 (runtime/generate.cpp) + Sampler ids_ i32, probs_ f32, seen_ u8 [vocab].
+    p.logits = uint64_t(c.vocab_size) * (4 + 4 + 4 + 1);
+    // kernels/scratch.h, grown with 1/4 slack: the calling thread's activations of the widest
+    // matmul input for B tokens (f32 copy + int8 with per-block scales, 4 + 1.25 B/element),
+    // and per thread one weight tile (<= kKernelTileBytes) plus a few rows of K floats.
+    const uint64_t K = std::max({H, F, q});
+    const uint64_t acts = B * K * 4 + B * K + B * ((K + kQBlock - 1) / kQBlock) * 8;
+    const uint64_t tiles = uint64_t(o.n_threads) * (kKernelTileBytes + 8 * K);
+    p.kernel_scratch = (acts + tiles) * kScratchSlackNum / kScratchSlackDen;
+    p.scratch = p.graph_scratch + p.logits + p.kernel_scratch;
+
+    p.tokenizer = w.tokenizer_file * kTokenizerMemoryFactor;
+    p.overhead = kRuntimeOverheadBytes + p.tokenizer;
+    p.total = p.weights + p.kv_cache + p.scratch + p.overhead;
+    return p;
+}
+
+MemoryPlan memory_plan(const ModelConfig& c, DType body, DType embed, int64_t ctx, int64_t max_batch, int n_threads) {
+    PlanOptions o;
+    o.ctx = ctx;
+    o.kv_type = DType::F32;
+    o.max_batch = max_batch;
+    o.n_threads = n_threads;
+    return memory_plan(c, weight_bytes_for_type(c, body, embed), o);
+}
+
+int64_t largest_fitting_context(const ModelConfig& c, const WeightBytes& w, PlanOptions o, uint64_t available) {
+    // total(ctx) grows with ctx: binary search for the last ctx that fits.
+    auto fits = [&](int64_t ctx) {
+        o.ctx = ctx;
+        return memory_plan(c, w, o).total <= available;
+    };
+    if (!fits(1)) return 0;
+    int64_t lo = 1, hi = c.max_position;  // fits(lo) holds
+    if (fits(hi)) return hi;
+    while (hi - lo > 1) {
+        const int64_t mid = lo + (hi - lo) / 2;
+        (fits(mid) ? lo : hi) = mid;
+    }
+    return lo;
+}
+
+namespace {
+
+std::string need_text(const MemoryPlan& p) {
+    return format_bytes(p.total) + " (weights " + format_bytes(p.weights) + " + KV cache " +
+           format_bytes(p.kv_cache) + " + scratch " + format_bytes(p.scratch) + " + runtime " +
+           format_bytes(p.overhead - p.tokenizer) +
+           (p.tokenizer ? " + tokenizer " + format_bytes(p.tokenizer) : std::string()) + ")";
+}
+
+// What would fit instead: a shorter context, a smaller KV type, a smaller weight type.
+std::string suggestions(const MemoryPlan& p, uint64_t available) {
+    std::string s;
+    const int64_t ctx = largest_fitting_context(p.config, p.weight_bytes, p.options, available);
+    if (ctx > 0)
+        s += "; the largest context that fits is --ctx " + std::to_string(ctx);
+    else
+        s += "; not even a 1-token context fits with these weights";
+    for (DType kv : {DType::F16, DType::Q8}) {
+        if (dtype_row_bytes(kv, 32) >= dtype_row_bytes(p.options.kv_type, 32)) continue;
+        PlanOptions o = p.options;
+        o.kv_type = kv;
+        const MemoryPlan alt = memory_plan(p.config, p.weight_bytes, o);
+        if (alt.total <= available) {
+            s += "; --kv-type " + std::string(dtype_name(kv)) + " would need " + format_bytes(alt.total);
+            break;
+        }
+    }
+    for (DType t : {DType::Q8, DType::Q4}) {
+        WeightBytes w = weight_bytes_for_type(p.config, t);
+        if (w.total() >= p.weights) continue;
+        w.tokenizer_file = p.weight_bytes.tokenizer_file;
+        const MemoryPlan alt = memory_plan(p.config, w, p.options);
+        if (alt.total <= available) {
+            s += "; converted with --type " + std::string(dtype_name(t)) + " it would need " + format_bytes(alt.total);
+            break;
+        }
+    }
+    return s;
+}
+
+}  // namespace
+
+void check_fits(const MemoryPlan& plan, const MemoryBudget& budget) {
+    if (budget.bytes == 0 || plan.total <= budget.bytes) return;
+    throw InsufficientMemory(plan.what + " with --ctx " + std::to_string(plan.options.ctx) + " and " +
+                             std::string(dtype_name(plan.options.kv_type)) + " KV cache needs " + need_text(plan) +
+                             " but only " + format_bytes(budget.bytes) + " is available (" + budget.source + ")" +
+                             suggestions(plan, budget.bytes) + " (--no-mem-check skips this check)");
+}
+
+MemoryPlan check_model_fits(const fs::path& model, PlanOptions o, MemoryBudget budget) {
+    const PlanSource src = plan_source(model);
+    if (o.ctx <= 0) o.ctx = std::min<int64_t>(4096, src.config.max_position);
+    const MemoryPlan plan =
+        memory_plan(src.config, source_weight_bytes(src, src.weight_type), o, src.name);
+    if (budget.bytes == 0) budget = detect_memory_budget();
+    check_fits(plan, budget);
+    return plan;
+}
+
+void require_memory(const MemoryPlan& plan, uint64_t available, const std::string& what,
+                    const std::string& available_source) {
+    if (plan.total <= available) return;
+    throw InsufficientMemory(what + " needs " + need_text(plan) + " but only " + format_bytes(available) +
+                             " is available (" + available_source + ")" + suggestions(plan, available));
+}
+
+}  // namespace ember
