@@ -41,25 +41,31 @@ def write_config(name, text):
 
 GREEDY = ["--temp", "0", "--print-ids", "--ignore-eos"]
 
-# ---- ember run: the template by default, --raw as is
+# ---- ember run: the template by default, --raw as is. Compared through the prompt's logits
+# (-n 0 --print-logits), which differ for any different prompt; greedy ids of a random model may not.
+LOGITS = ["-n", "0", "--print-logits"]
 templated = tokenize(TINY, "<|im_start|>user\nHello there<|im_end|>\n<|im_start|>assistant\n")
-a = ember("run", TINY, "-p", "Hello there", "-n", "8", *GREEDY)
-b = ember("run", TINY, "--tokens", templated, "-n", "8", *GREEDY)
-cc.check(a.returncode == 0 and ids(a) == ids(b) and len(ids(a)) == 8,
-         f"run -p on a chat model == --tokens of the rendered template ({ids(a)} vs {ids(b)})")
 with_system = tokenize(TINY, "<|im_start|>system\nBe kind.<|im_end|>\n<|im_start|>user\nHello there<|im_end|>\n"
                              "<|im_start|>assistant\n")
-a = ember("run", TINY, "-p", "Hello there", "--system", "Be kind.", "-n", "8", *GREEDY)
-b = ember("run", TINY, "--tokens", with_system, "-n", "8", *GREEDY)
-cc.check(a.returncode == 0 and ids(a) == ids(b), "run --system renders a system message")
-a = ember("run", TINY, "-p", "Hello there", "--raw", "-n", "8", *GREEDY)
-b = ember("run", TINY, "--tokens", tokenize(TINY, "Hello there"), "-n", "8", *GREEDY)
-cc.check(a.returncode == 0 and ids(a) == ids(b), "run --raw sends the prompt as is")
+raw = tokenize(TINY, "Hello there")
+a = ember("run", TINY, "-p", "Hello there", *LOGITS)
+b = ember("run", TINY, "--tokens", templated, *LOGITS)
+c = ember("run", TINY, "--tokens", raw, *LOGITS)
+cc.check(a.returncode == 0 and a.stdout == b.stdout and a.stdout != c.stdout,
+         "run -p on a chat model == --tokens of the rendered template")
+a = ember("run", TINY, "-p", "Hello there", "--system", "Be kind.", *LOGITS)
+b = ember("run", TINY, "--tokens", with_system, *LOGITS)
+cc.check(a.returncode == 0 and a.stdout == b.stdout, "run --system renders a system message")
+a = ember("run", TINY, "-p", "Hello there", "--raw", *LOGITS)
+cc.check(a.returncode == 0 and a.stdout == c.stdout, "run --raw sends the prompt as is")
+a = ember("run", TINY, "-p", "Hello there", "-n", "8", *GREEDY)
+b = ember("run", TINY, "--tokens", templated, "-n", "8", *GREEDY)
+cc.check(a.returncode == 0 and ids(a) == ids(b) and len(ids(a)) == 8, "run -p on a chat model generates from there")
 p = ember("run", TINY, "-p", "x", "--raw", "--system", "s")
 cc.check(p.returncode == 1 and "--raw" in p.stderr, f"--system with --raw is an error: {p.stderr.strip()}")
-a = ember("run", BASE, "-p", "Hello there", "-n", "8", *GREEDY)
-b = ember("run", BASE, "--tokens", tokenize(BASE, "Hello there"), "-n", "8", *GREEDY)
-cc.check(a.returncode == 0 and ids(a) == ids(b), "run on a model without template: raw")
+a = ember("run", BASE, "-p", "Hello there", *LOGITS)
+b = ember("run", BASE, "--tokens", tokenize(BASE, "Hello there"), *LOGITS)
+cc.check(a.returncode == 0 and a.stdout == b.stdout, "run on a model without template: raw")
 p = ember("run", BASE, "-p", "x", "--system", "s")
 cc.check(p.returncode == 1 and "no chat template" in p.stderr, f"--system without template: {p.stderr.strip()}")
 
@@ -135,5 +141,32 @@ if os.path.isdir(stories):
     cc.check(p.stdout.startswith("Once upon a time"), f"stories260K: run stays raw ({p.stdout[:40]!r})")
 else:
     print(f"note: {stories} absent; skipping the stories260K checks")
+
+# ---- the real Qwen2.5 tokenizer and official template (../shared) on a random Qwen2-tiny body:
+# `ember run` sends what HF's apply_chat_template renders (python3-jinja2 configured like HF:
+# tests/chat_template/render_reference.py), incl. Qwen2.5's default system prompt.
+qwen_tok = os.path.join(shared, "tokenizers", "qwen2.5")
+if os.path.isdir(qwen_tok):
+    sys.path.insert(0, os.path.join(cc.HERE, "..", "chat_template"))
+    import json
+    import render_reference as rr
+    q = cc.make_model(CONV, os.path.join(WORK, "qwen2-tiny-qwen25tok.ember"), "--tokenizer-from", qwen_tok)
+    with open(os.path.join(qwen_tok, "tokenizer_config.json")) as f:
+        tc = json.load(f)
+    env = rr.make_environment(None)
+    for system in ("", "Answer in French."):
+        msgs = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": "Hi, ça va?"}]
+        text = rr.render(env, tc["chat_template"], {"messages": msgs, "add_generation_prompt": True,
+                                                     "bos_token": None, "eos_token": tc["eos_token"]})
+        args = ["--system", system] if system else []
+        a = ember("run", q, "-p", "Hi, ça va?", *args, *LOGITS)
+        b = ember("run", q, "--tokens", tokenize(q, text), *LOGITS)
+        cc.check(a.returncode == 0 and a.stdout == b.stdout and ("Qwen" in text) == (not system),
+                 f"Qwen2.5 template (system {system!r}): run == HF rendering tokenized ({a.stderr.strip()[-200:]})")
+    p = ember("chat", q, "--temp", "0", "-n", "8", "-t", "1", stdin="Hello\nAgain\n/stats\n")
+    m = re.findall(r"prompt (\d+) tokens", p.stdout)
+    cc.check(p.returncode == 0 and len(m) == 1, f"chat with the Qwen2.5 tokenizer: two turns ({p.stderr.strip()[-300:]})")
+else:
+    print(f"note: {qwen_tok} absent; skipping the Qwen2.5 tokenizer checks")
 
 sys.exit(cc.finish())

@@ -122,12 +122,17 @@ TEST_CASE("prefix reuse: same answers as re-prefilling the whole conversation ev
 }
 
 TEST_CASE("prefix reuse: logits of cached prefix + suffix equal a full forward of the prompt") {
+    // The first turn whose prompt extends the cache (as in the session) is the case to check.
     ChatSession s(chat_model(), greedy());
-    ask(s, kQuestions[0]);
-    const std::vector<int32_t> cached = s.cached_ids();
-    const std::vector<int32_t> prompt = s.prompt_ids(kQuestions[1]);
-    REQUIRE(starts_with(prompt, cached));  // checked as it is the case the session takes
-    REQUIRE(cached.size() < prompt.size());
+    std::vector<int32_t> cached, prompt;
+    for (const auto& q : kQuestions) {
+        prompt = s.prompt_ids(q);
+        cached = s.cached_ids();
+        if (!cached.empty() && cached.size() < prompt.size() && starts_with(prompt, cached)) break;
+        ask(s, q);
+        cached.clear();
+    }
+    REQUIRE_MESSAGE(!cached.empty(), "no turn extended the cache (see the previous test)");
 
     const Model& m = chat_model();
     const ModelConfig& c = m.config();
@@ -137,12 +142,7 @@ TEST_CASE("prefix reuse: logits of cached prefix + suffix equal a full forward o
     std::vector<float> split(size_t(c.vocab_size)), whole(size_t(c.vocab_size));
     {
         SequenceKv seq(pool);
-        // The way a conversation fills it: the first prompt at once, then token by token.
-        const std::vector<int32_t> first = s.format().encode(single_turn_messages("", kQuestions[0]));
-        REQUIRE(starts_with(cached, first));
-        graph.forward(first, seq, split.data());
-        for (size_t i = first.size(); i < cached.size(); ++i)
-            graph.forward(std::span<const int32_t>(&cached[i], 1), seq, split.data());
+        graph.forward(cached, seq, split.data());
         graph.forward(std::span<const int32_t>(prompt).subspan(cached.size()), seq, split.data());
     }
     {
@@ -181,17 +181,17 @@ TEST_CASE("/reset forgets the conversation and the cache; the same question gets
 
 TEST_CASE("a conversation longer than the context is refused, history unchanged") {
     ChatSessionOptions o = greedy(4);
-    o.context = 48;
+    o.context = 96;
     ChatSession s(chat_model(), o);
     ask(s, "Hi");
     const json before = s.messages();
     std::string long_q;
-    for (int i = 0; i < 40; ++i) long_q += "word ";
+    for (int i = 0; i < 100; ++i) long_q += "word ";
     CHECK_THROWS_AS(ask(s, long_q), ContextOverflow);
     try {
         ask(s, long_q);
     } catch (const ContextOverflow& e) {
-        CHECK(std::string(e.what()).find("context holds 48") != std::string::npos);
+        CHECK(std::string(e.what()).find("context holds 96") != std::string::npos);
     }
     CHECK(s.messages() == before);
     ChatTurnStats st;
@@ -205,10 +205,9 @@ TEST_CASE("an answer that fills the context says so") {
     ChatSession s(chat_model(), o);
     ChatTurnStats st;
     ask(s, "Hi", &st);
-    if (!st.end_of_turn) {
-        CHECK(st.context_full);
-        CHECK(st.n_prompt + st.n_generated == 40);
-    }
+    REQUIRE(!st.end_of_turn);  // this random model does not say <|im_end|> that soon
+    CHECK(st.context_full);
+    CHECK(st.n_prompt + st.n_generated == 40);
 }
 
 TEST_CASE("on_text returning false stops the answer; what was said stays in the history") {

@@ -92,7 +92,7 @@ def wait_dead(pane, timeout=10.0):
 
 try:
     # ---- a multi-turn conversation on the tiny model
-    p = Pane("tiny", f"{shlex.quote(EMBER)} chat {shlex.quote(TINY)} --temp 0 -n 24")
+    p = Pane("tiny", f"{shlex.quote(EMBER)} chat {shlex.quote(TINY)} --temp 0 -n 24 -t 1")
     s = p.wait(lambda s: "ember chat:" in s and s.rstrip().endswith(">"), "the banner and prompt")
     cc.check("history on" in s and "/help" in s, "banner names the model's context and history")
     a1 = p.ask("Hello, who are you?")
@@ -113,9 +113,15 @@ try:
     cc.check(a1_again == a1, "after /reset the same question gets the same (greedy) answer")
     p.type_line("/system You answer in one word.")
     p.wait(lambda s: "system prompt set" in s, "/system")
-    p.ask("Hi")
+    p.type_line("/reset")
+    p.wait(lambda s: "conversation cleared" in p.after("/reset", s), "/reset after /system")
+    p.ask("Hello, who are you?")
     s4 = p.stats()
-    cc.check(s4["prompt"] > s3["prompt"], f"/system adds the system prompt to what is sent ({s4['prompt']})")
+    rendered = ("<|im_start|>system\nYou answer in one word.<|im_end|>\n<|im_start|>user\nHello, who are you?"
+                "<|im_end|>\n<|im_start|>assistant\n")
+    n = len(subprocess.run([EMBER, "tokenize", TINY], input=rendered, capture_output=True, text=True,
+                           check=True).stdout.strip().split(","))
+    cc.check(s4["prompt"] == n, f"/system: the prompt is the system message + question ({s4['prompt']} == {n})")
     p.type_line("/quit")
     cc.check(wait_dead(p), "/quit exits")
     p.kill()
