@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <csignal>
@@ -179,6 +180,10 @@ int run_chat_console(ChatSession& session, const std::string& banner) {
         } catch (const ContextOverflow& e) {
             out(std::string("ember: ") + e.what() + "; /reset to start a new conversation, or restart with a larger "
                 "--ctx\n");
+        } catch (const std::exception& e) {
+            // A question the tokenizer rejects (invalid UTF-8) or a template's raise_exception:
+            // this turn fails, the conversation goes on.
+            out(std::string("ember: error: ") + e.what() + "\n");
         }
         g_interrupted.store(false);
     }

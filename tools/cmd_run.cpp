@@ -22,6 +22,7 @@ struct RunFlags {
     int64_t ctx = 0;
     int threads = 0;
     bool print_logits = false, print_ids = false, ignore_eos = false, raw = false;
+    bool system_on_command_line = false;  // a config file's `system` is just unused where it cannot apply
     SamplingParams sampling;
 };
 
@@ -49,7 +50,7 @@ std::vector<int32_t> parse_ids(const std::string& s) {
 // The chat template applies to text prompts of models that have one, unless --raw.
 bool use_chat_template(const Model& model, const RunFlags& f) {
     const bool templated = f.tokens.empty() && !f.raw && ChatFormat::model_has_template(model);
-    if (!f.system.empty() && !templated)
+    if (f.system_on_command_line && !f.system.empty() && !templated)
         throw std::invalid_argument(
             f.raw ? "--system needs the chat template, which --raw turns off"
                   : !f.tokens.empty() ? "--system cannot be combined with --tokens"
@@ -70,6 +71,7 @@ std::vector<int32_t> prompt_ids(const Model& model, const RunFlags& f, const Cha
         throw std::runtime_error(model.file().path().string() + " has no tokenizer Ember can use yet (kind '" +
                                  model.tokenizer_info().kind + "'); pass token ids with --tokens");
     if (chat) return chat->encode(single_turn_messages(f.system, text), /*add_generation_prompt=*/true);
+    // (A config file's system prompt is not used without the template.)
     std::vector<int32_t> ids;
     if (model.tokenizer_info().add_bos && model.tokenizer_info().bos_token_id >= 0)
         ids.push_back(int32_t(model.tokenizer_info().bos_token_id));
@@ -194,6 +196,7 @@ Command add_run_command(CLI::App& app) {
     return {sub, [f, sub] {
                 if (f->prompt.empty() && f->prompt_file.empty() && f->tokens.empty() && !sub->count("--prompt"))
                     throw CLI::RequiredError("one of --prompt, --file or --tokens");
+                f->system_on_command_line = sub->count("--system") > 0;
                 apply_config_file(*sub, config_file_path(f->config));
                 return run(*f, *sub);
             }};

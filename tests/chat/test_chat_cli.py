@@ -86,6 +86,12 @@ if len(stats) == 2:
     cc.check(int(stats[0][0]) == p1 and int(stats[1][0]) == p2 and stats[1][1] == "0",
              f"after /reset + /system the prompt is system + question only ({stats})")
 
+p = subprocess.run([EMBER, "chat", TINY, "--temp", "0", "-n", "3", "-t", "1"], input=b"bad \xff\xfe bytes\nHi\n/stats\n",
+                   capture_output=True, timeout=300, env=ENV)
+out = p.stdout.decode("utf-8", "replace")
+cc.check(p.returncode == 0 and "ember: error:" in out and "UTF-8" in out and re.search(r"prompt \d+ tokens", out),
+         "chat: a question with invalid UTF-8 is an error for that turn only")
+
 # ---- config files
 cfg = write_config("c1.toml", "# defaults\nmax_new_tokens = 5\ntemp = 0\n")
 a = ember("run", TINY, "-p", "Hi", "--config", cfg, "--print-ids", "--ignore-eos")
@@ -113,6 +119,12 @@ with open(os.path.join(XDG, "ember", "config.toml"), "w") as f:
 a = ember("run", TINY, "-p", "Hi", "--print-ids", "--ignore-eos")
 cc.check(a.returncode == 0 and len(ids(a)) == 6, "$XDG_CONFIG_HOME/ember/config.toml is read when present")
 os.remove(os.path.join(XDG, "ember", "config.toml"))
+sys_cfg = write_config("c4.toml", 'system = "Be kind."\n')
+a = ember("run", TINY, "-p", "Hello there", "--config", sys_cfg, *LOGITS)
+b = ember("run", TINY, "--tokens", with_system, *LOGITS)
+cc.check(a.returncode == 0 and a.stdout == b.stdout, "config system = \"...\" (quoted, with a space) is the system prompt")
+a = ember("run", BASE, "-p", "Hello there", "--config", sys_cfg, *LOGITS)
+cc.check(a.returncode == 0, f"a config system prompt is unused (not an error) on a model without template {a.stderr.strip()}")
 
 bad = {
     "bad_value.toml": ("temp = warm\n", ["bad_value.toml", "temp"]),
