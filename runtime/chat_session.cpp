@@ -1,6 +1,7 @@
 #include "runtime/chat_session.h"
 
 #include <algorithm>
+#include <chrono>
 #include <span>
 
 #include "runtime/generate.h"
@@ -59,6 +60,7 @@ void ChatSession::reset() {
 }
 
 ChatTurnStats ChatSession::ask(const std::string& user_text, const std::function<bool(std::string_view)>& on_text) {
+    const auto t_question = std::chrono::steady_clock::now();  // TTFT counts rendering + tokenizing too
     const std::vector<int32_t> prompt = prompt_ids(user_text);
     const int64_t ctx = options_.context;
     if (int64_t(prompt.size()) >= ctx)
@@ -99,6 +101,8 @@ ChatTurnStats ChatSession::ask(const std::string& user_text, const std::function
         return true;
     };
 
+    const double setup_ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t_question).count();
     GenerateStats gs;
     try {
         gs = generate(model_, graph_, seq_, std::span<const int32_t>(prompt).subspan(reused), go, on_token);
@@ -130,7 +134,7 @@ ChatTurnStats ChatSession::ask(const std::string& user_text, const std::function
     st.n_reused = int64_t(reused);
     st.n_generated = gs.n_generated;
     st.prefill_ms = gs.prefill_ms;
-    st.ttft_ms = gs.ttft_ms;
+    st.ttft_ms = setup_ms + gs.ttft_ms;
     st.decode_ms = gs.decode_ms;
     st.end_of_turn = gs.stopped_at_eos;
     st.interrupted = interrupted;
