@@ -17,7 +17,9 @@ namespace {
 // the line reader (whose read() the signal interrupts, as the handler has no SA_RESTART).
 std::atomic<bool> g_interrupted{false};
 
-extern "C" void on_sigint(int) { g_interrupted.store(true); }
+extern "C" void on_sigint(int) {
+    g_interrupted.store(true);
+}
 
 // Installs the handler for the console's lifetime and restores the previous one after.
 class SigintGuard {
@@ -142,7 +144,8 @@ int run_chat_console(ChatSession& session, const std::string& banner) {
         if (text[0] == '/') {
             const size_t sp = text.find(' ');
             const std::string cmd = text.substr(0, sp);
-            const std::string arg = sp == std::string::npos ? "" : trim(std::string_view(text).substr(sp + 1));
+            const std::string arg =
+                sp == std::string::npos ? "" : trim(std::string_view(text).substr(sp + 1));
             if (cmd == "/quit" || cmd == "/exit") return 0;
             if (cmd == "/reset") {
                 session.reset();
@@ -178,7 +181,8 @@ int run_chat_console(ChatSession& session, const std::string& banner) {
                 out("[the context is full (" + std::to_string(session.options().context) +
                     " tokens); /reset to start a new conversation, or restart with a larger --ctx]\n");
         } catch (const ContextOverflow& e) {
-            out(std::string("ember: ") + e.what() + "; /reset to start a new conversation, or restart with a larger "
+            out(std::string("ember: ") + e.what() +
+                "; /reset to start a new conversation, or restart with a larger "
                 "--ctx\n");
         } catch (const std::exception& e) {
             // A question the tokenizer rejects (invalid UTF-8) or a template's raise_exception:

@@ -9,13 +9,13 @@ namespace {
 // End-of-turn / end-of-text markers of the template families Ember supports. One counts for
 // a model only when its template writes it and its tokenizer has it as one token.
 const char* const kEndOfTurnTokens[] = {
-    "<|im_end|>",                  // ChatML: Qwen2 / Qwen2.5, SmolLM2
-    "<|eot_id|>",                  // Llama 3.x
-    "<|end_of_text|>",             // Llama 3 base
-    "<|endoftext|>",               // Qwen2 base
-    "<|end|>",                     // Phi-3 style
-    "<｜end▁of▁sentence｜>",       // DeepSeek-R1-Distill
-    "</s>",                        // Llama 2 / TinyLlama (Zephyr)
+    "<|im_end|>",             // ChatML: Qwen2 / Qwen2.5, SmolLM2
+    "<|eot_id|>",             // Llama 3.x
+    "<|end_of_text|>",        // Llama 3 base
+    "<|endoftext|>",          // Qwen2 base
+    "<|end|>",                // Phi-3 style
+    "<｜end▁of▁sentence｜>",  // DeepSeek-R1-Distill
+    "</s>",                   // Llama 2 / TinyLlama (Zephyr)
 };
 
 std::string header_token(const nlohmann::json& tok, const char* key) {
@@ -32,13 +32,15 @@ bool ChatFormat::model_has_template(const Model& model) {
 ChatFormat::ChatFormat(const Model& model) : model_(model) {
     const std::string name = model.has_file() ? model.file().path().string() : std::string("the model");
     if (model.tokenizer_info().chat_template.empty())
-        throw NoChatTemplate(name + " has no chat template (a base model?); use `ember run --raw -p TEXT` for plain "
-                                    "text completion");
+        throw NoChatTemplate(name +
+                             " has no chat template (a base model?); use `ember run --raw -p TEXT` for plain "
+                             "text completion");
     if (!model.tokenizer())
         throw NoChatTemplate(name + " has a chat template but no tokenizer Ember can use (kind '" +
                              model.tokenizer_info().kind + "')");
     template_ = ChatTemplate::parse(model.tokenizer_info().chat_template);
-    const nlohmann::json& tok = model.header().contains("tokenizer") ? model.header()["tokenizer"] : nlohmann::json();
+    const nlohmann::json& tok =
+        model.header().contains("tokenizer") ? model.header()["tokenizer"] : nlohmann::json();
     bos_token_ = header_token(tok, "bos_token");
     eos_token_ = header_token(tok, "eos_token");
 
@@ -46,7 +48,8 @@ ChatFormat::ChatFormat(const Model& model) : model_(model) {
     const std::string& src = template_.source();
     for (const char* marker : kEndOfTurnTokens) {
         if (src.find(marker) == std::string::npos && eos_token_ != marker) continue;
-        const std::vector<int32_t> ids = model.tokenizer()->encode(marker, EncodeOptions{.allow_special = true});
+        const std::vector<int32_t> ids =
+            model.tokenizer()->encode(marker, EncodeOptions{.allow_special = true});
         if (ids.size() == 1 && !is_stop(ids[0])) stop_ids_.push_back(ids[0]);
     }
 }
@@ -59,8 +62,10 @@ std::string ChatFormat::render(const nlohmann::ordered_json& messages, bool add_
     return render_chat(template_, messages, add_generation_prompt, bos_token_, eos_token_);
 }
 
-std::vector<int32_t> ChatFormat::encode(const nlohmann::ordered_json& messages, bool add_generation_prompt) const {
-    return model_.tokenizer()->encode(render(messages, add_generation_prompt), EncodeOptions{.allow_special = true});
+std::vector<int32_t> ChatFormat::encode(const nlohmann::ordered_json& messages,
+                                        bool add_generation_prompt) const {
+    return model_.tokenizer()->encode(render(messages, add_generation_prompt),
+                                      EncodeOptions{.allow_special = true});
 }
 
 nlohmann::ordered_json single_turn_messages(const std::string& system, const std::string& user) {

@@ -29,7 +29,8 @@ class ChatFormat {
     std::string render(const nlohmann::ordered_json& messages, bool add_generation_prompt) const;
     // The rendering as ids. Special tokens written by the template (<|im_start|>) become their
     // ids; no BOS is added (templates that want one write bos_token themselves), as in HF.
-    std::vector<int32_t> encode(const nlohmann::ordered_json& messages, bool add_generation_prompt = true) const;
+    std::vector<int32_t> encode(const nlohmann::ordered_json& messages,
+                                bool add_generation_prompt = true) const;
 
     // The header's eos ids plus end-of-turn tokens the template writes (<|im_end|>, <|eot_id|>,
     // ...) that are single special tokens of this tokenizer. Generation stops at any of them.

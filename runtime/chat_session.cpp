@@ -13,8 +13,8 @@ namespace {
 int64_t checked_context(const Model& model, int64_t context) {
     const int64_t max_pos = model.config().max_position;
     if (context <= 0 || context > max_pos)
-        throw std::invalid_argument("context " + std::to_string(context) + " is outside 1.." + std::to_string(max_pos) +
-                                    " (the model's maximum positions)");
+        throw std::invalid_argument("context " + std::to_string(context) + " is outside 1.." +
+                                    std::to_string(max_pos) + " (the model's maximum positions)");
     return context;
 }
 
@@ -22,7 +22,9 @@ KvCacheShape cache_shape(const ModelConfig& c) {
     return KvCacheShape{int(c.n_layers), int(c.n_kv_heads), int(c.head_dim), 16};
 }
 
-int32_t blocks_for(int64_t tokens, int block_tokens) { return int32_t((tokens + block_tokens - 1) / block_tokens); }
+int32_t blocks_for(int64_t tokens, int block_tokens) {
+    return int32_t((tokens + block_tokens - 1) / block_tokens);
+}
 
 }  // namespace
 
@@ -59,7 +61,8 @@ void ChatSession::reset() {
     last_answer_.clear();
 }
 
-ChatTurnStats ChatSession::ask(const std::string& user_text, const std::function<bool(std::string_view)>& on_text) {
+ChatTurnStats ChatSession::ask(const std::string& user_text,
+                               const std::function<bool(std::string_view)>& on_text) {
     const auto t_question = std::chrono::steady_clock::now();  // TTFT counts rendering + tokenizing too
     const std::vector<int32_t> prompt = prompt_ids(user_text);
     const int64_t ctx = options_.context;

@@ -25,11 +25,11 @@
 namespace ember {
 
 struct ChatSessionOptions {
-    int64_t context = 4096;        // tokens of KV cache (prompt + answers)
-    int64_t max_new_tokens = 1024; // per answer
-    bool keep_history = true;      // false: every question is asked alone (with the system prompt)
-    bool reuse_cache = true;       // false: re-prefill the whole prompt every turn (tests compare)
-    std::string system;            // system prompt; empty = none (the template may add a default)
+    int64_t context = 4096;         // tokens of KV cache (prompt + answers)
+    int64_t max_new_tokens = 1024;  // per answer
+    bool keep_history = true;       // false: every question is asked alone (with the system prompt)
+    bool reuse_cache = true;        // false: re-prefill the whole prompt every turn (tests compare)
+    std::string system;             // system prompt; empty = none (the template may add a default)
     SamplingParams sampling;
 };
 
@@ -79,11 +79,11 @@ class ChatSession {
     const Model& model_;
     ChatSessionOptions options_;
     ChatFormat format_;
-    KvBlockPool pool_;               // options_.context tokens of K/V
-    SequenceKv seq_;                 // the one conversation's cache (uses pool_)
+    KvBlockPool pool_;  // options_.context tokens of K/V
+    SequenceKv seq_;    // the one conversation's cache (uses pool_)
     LlamaGraph graph_;
     nlohmann::ordered_json history_ = nlohmann::ordered_json::array();  // user/assistant turns
-    std::vector<int32_t> cached_ids_;  // [seq_.n_tokens()]
+    std::vector<int32_t> cached_ids_;                                   // [seq_.n_tokens()]
     std::vector<int32_t> last_answer_;
     ChatTurnStats last_stats_;
 };

@@ -30,8 +30,9 @@ int chat(const ChatFlags& f, CLI::App& app) {
     ChatSessionOptions opt;
     opt.context = f.ctx > 0 ? f.ctx : std::min<int64_t>(4096, cfg.max_position);
     if (opt.context > cfg.max_position)
-        throw std::invalid_argument("--ctx " + std::to_string(opt.context) + " exceeds the model's maximum of " +
-                                    std::to_string(cfg.max_position) + " positions");
+        throw std::invalid_argument("--ctx " + std::to_string(opt.context) +
+                                    " exceeds the model's maximum of " + std::to_string(cfg.max_position) +
+                                    " positions");
     opt.max_new_tokens = f.n_predict;
     opt.keep_history = f.history;
     opt.system = f.system;
@@ -63,13 +64,17 @@ Command add_chat_command(CLI::App& app) {
     sub->add_flag("--history,!--no-history", f->history,
                   "Keep the conversation (default) / --no-history: every question is asked alone");
     add_config_option(sub, f->config);
-    sub->add_option("-n,--n-predict,--max-new-tokens", f->n_predict, "Maximum tokens per answer (default 1024)")
+    sub->add_option("-n,--n-predict,--max-new-tokens", f->n_predict,
+                    "Maximum tokens per answer (default 1024)")
         ->check(CLI::NonNegativeNumber);
-    sub->add_option("-c,--ctx", f->ctx, "Context size in tokens for the whole conversation (default: min(4096, "
-                                        "model maximum))")
+    sub->add_option("-c,--ctx", f->ctx,
+                    "Context size in tokens for the whole conversation (default: min(4096, "
+                    "model maximum))")
         ->check(CLI::NonNegativeNumber);
-    sub->add_option("-t,--threads", f->threads, "Threads (default: physical cores)")->check(CLI::NonNegativeNumber);
-    sub->add_option("--temp", f->sampling.temperature, "Temperature; 0 = greedy (default: model's generation config)");
+    sub->add_option("-t,--threads", f->threads, "Threads (default: physical cores)")
+        ->check(CLI::NonNegativeNumber);
+    sub->add_option("--temp", f->sampling.temperature,
+                    "Temperature; 0 = greedy (default: model's generation config)");
     sub->add_option("--top-k", f->sampling.top_k, "Top-k (0 = off)");
     sub->add_option("--top-p", f->sampling.top_p, "Top-p (1 = off)")->check(CLI::Range(0.0, 1.0));
     sub->add_option("--min-p", f->sampling.min_p, "Min-p (0 = off)")->check(CLI::Range(0.0, 1.0));

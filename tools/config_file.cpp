@@ -13,8 +13,8 @@ namespace {
 // Every key a config file may hold, for any command. A key that another command uses
 // (history, for run) is skipped; anything else is an error, so a typo never goes unnoticed.
 const std::vector<std::string> kKnownKeys = {
-    "max_new_tokens", "temp", "top_p", "top_k", "min_p", "repeat_penalty", "repeat_last_n",
-    "seed", "threads", "ctx", "system", "history",
+    "max_new_tokens", "temp", "top_p",   "top_k", "min_p",  "repeat_penalty",
+    "repeat_last_n",  "seed", "threads", "ctx",   "system", "history",
 };
 const std::vector<std::string> kSections = {"run", "chat"};
 
@@ -61,7 +61,8 @@ void apply_config_file(CLI::App& sub, const std::string& path) {
         throw std::runtime_error("config file " + path + ": " + e.what());
     }
     // Sections first, so that they win over the top level (the first value set is kept).
-    std::stable_partition(items.begin(), items.end(), [](const CLI::ConfigItem& i) { return !i.parents.empty(); });
+    std::stable_partition(items.begin(), items.end(),
+                          [](const CLI::ConfigItem& i) { return !i.parents.empty(); });
     for (const CLI::ConfigItem& item : items) {
         if (item.name == "++" || item.name == "--") continue;  // section open/close markers
         const std::string where = "config file " + path + ": ";
@@ -71,11 +72,13 @@ void apply_config_file(CLI::App& sub, const std::string& path) {
             throw std::runtime_error(where + "unknown section [" + CLI::detail::join(item.parents, ".") +
                                      "] (sections: [run], [chat])");
         if (std::find(kKnownKeys.begin(), kKnownKeys.end(), item.name) == kKnownKeys.end())
-            throw std::runtime_error(where + "unknown key '" + item.fullname() + "' (keys: " + known_keys_list() + ")");
-        if (item.parents.size() == 1 && item.parents[0] != sub.get_name()) continue;  // the other command's section
+            throw std::runtime_error(where + "unknown key '" + item.fullname() +
+                                     "' (keys: " + known_keys_list() + ")");
+        if (item.parents.size() == 1 && item.parents[0] != sub.get_name())
+            continue;  // the other command's section
         CLI::Option* opt = sub.get_option_no_throw(flag_name(item.name));
-        if (!opt) continue;                 // a key for the other command (history for run)
-        if (opt->count() > 0) continue;     // the command line (or a section) already set it
+        if (!opt) continue;              // a key for the other command (history for run)
+        if (opt->count() > 0) continue;  // the command line (or a section) already set it
         try {
             if (opt->get_expected_min() == 0)  // a flag: true/false
                 opt->add_result(opt->get_flag_value(item.name, CLI::ConfigTOML().to_flag(item)));

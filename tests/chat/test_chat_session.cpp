@@ -58,8 +58,9 @@ const std::vector<std::string> kQuestions = {"Hello, who are you?", "What is 12 
 TEST_CASE("the model's ChatML template and end-of-turn token are found") {
     ChatFormat f(chat_model());
     const json m = single_turn_messages("Be brief.", "Hi");
-    CHECK(f.render(m, true) == "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n"
-                               "<|im_start|>assistant\n");
+    CHECK(f.render(m, true) ==
+          "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n"
+          "<|im_start|>assistant\n");
     const auto im_end = chat_model().tokenizer()->encode("<|im_end|>");
     REQUIRE(im_end.size() == 1);
     CHECK(f.is_stop(im_end[0]));
@@ -84,13 +85,15 @@ TEST_CASE("history: every turn is rendered with the template; --no-history asks 
     expected.push_back({{"role", "user"}, {"content", "Second"}});
     CHECK(s.prompt_ids("Second") == s.format().encode(expected, true));
     const std::string text = s.format().render(expected, true);
-    CHECK(text.find("<|im_start|>user\nFirst question<|im_end|>\n<|im_start|>assistant\n" + a1) != std::string::npos);
+    CHECK(text.find("<|im_start|>user\nFirst question<|im_end|>\n<|im_start|>assistant\n" + a1) !=
+          std::string::npos);
 
     o.keep_history = false;
     ChatSession alone(chat_model(), o);
     ask(alone, "First question");
     CHECK(alone.messages().size() == 1);  // just the system prompt
-    CHECK(alone.prompt_ids("Second") == alone.format().encode(single_turn_messages("You are terse.", "Second")));
+    CHECK(alone.prompt_ids("Second") ==
+          alone.format().encode(single_turn_messages("You are terse.", "Second")));
 }
 
 TEST_CASE("prefix reuse: same answers as re-prefilling the whole conversation every turn") {
