@@ -4,6 +4,7 @@
 // EMBER_HAVE_<ISA>_KERNELS for this file, and return its table from the *_table_if_built
 // function below. The registry, EMBER_ISA handling and the tests need no change.
 #include "kernels/dispatch.h"
+#include "kernels/op_profile.h"
 
 #include <cstdio>
 #include <cstdlib>
@@ -183,7 +184,7 @@ const KernelTable& kernels() {
         if (!choice.warning.empty()) std::fprintf(stderr, "ember: warning: %s\n", choice.warning.c_str());
         return *choice.table;
     }();
-    return chosen;
+    return op_profile_enabled() ? profiled_kernels(chosen) : chosen;
 }
 
 }  // namespace ember

@@ -9,6 +9,7 @@
 // is exact; it is scaled by d_w * d_x and accumulated in f32, like the decode kernels.
 // On this design the AVX2 bound is the multiply unit: maddubs + madd per 32 MACs.
 #include "kernels/gemm_quant_avx2.h"
+#include "kernels/interleaved8.h"
 #include "kernels/quant.h"
 #include "kernels/scratch.h"
 #include "kernels/simd_avx2.h"
@@ -22,36 +23,74 @@ constexpr int64_t kParallelMinMacs = 32768;  // below this a matmul stays on one
 constexpr int kTokensPerPass = 4;   // tokens sharing each weight load
 constexpr int kTilesPerChunk = 4;   // 32 rows share each pass over a token group's activations
 
-void pack_tile_q4(const MatrixView& w, int64_t r0, int64_t n_blocks, TileLayout& t) {
+// Where rows [r0, r0 + 8) of a q4/q8 matrix keep their blocks: row r's block b has its
+// quant bytes at quant[r] + b * stride[r] and its f16 scale at scale[r] + b * stride[r],
+// whether the rows are a group of the interleaved layout (kernels/interleaved8.h) or
+// file-layout rows. Rows past the matrix end point at row 0 (callers zero them).
+struct TileRows {
+    const uint8_t* quant[kTileRows];
+    const uint8_t* scale[kTileRows];
+    int64_t stride[kTileRows];
+};
+
+TileRows tile_rows(const MatrixView& w, int64_t r0) {
     const auto* base = static_cast<const uint8_t*>(w.data);
+    const bool grouped =
+        w.layout == WeightLayout::kInterleaved8 && r0 + kTileRows <= w.rows / il8::kGroupRows * il8::kGroupRows;
+    const int64_t block_bytes = w.dtype == DType::Q4 ? int64_t(sizeof(BlockQ4)) : int64_t(sizeof(BlockQ8));
+    TileRows t;
+    for (int r = 0; r < kTileRows; ++r) {
+        if (grouped) {
+            const uint8_t* group = base + r0 * w.row_bytes;
+            t.quant[r] = group + il8::quant_offset(w.dtype, r);
+            t.scale[r] = group + il8::scale_offset(r);
+            t.stride[r] = il8::group_block_bytes(w.dtype);
+        } else {
+            const uint8_t* row = base + (r0 + r < w.rows ? r0 + r : 0) * w.row_bytes;
+            t.scale[r] = row;  // BlockQ4 / BlockQ8: f16 scale, then the quants
+            t.quant[r] = row + 2;
+            t.stride[r] = block_bytes;
+        }
+    }
+    return t;
+}
+
+float scale_at(const TileRows& rows, int r, int64_t b) {
+    uint16_t h;
+    std::memcpy(&h, rows.scale[r] + b * rows.stride[r], 2);
+    return f16_scalar(h);
+}
+
+void pack_tile_q4(const MatrixView& w, int64_t r0, int64_t n_blocks, TileLayout& t) {
+    const TileRows rows = tile_rows(w, r0);
     for (int r = 0; r < kTileRows; ++r) {
         const bool real = r0 + r < w.rows;
-        const auto* row = reinterpret_cast<const BlockQ4*>(base + (real ? r0 + r : 0) * w.row_bytes);
         for (int64_t b = 0; b < n_blocks; ++b) {
             uint8_t* dst = t.q + b * 128 + 4 * r;
             if (real) {
-                for (int g = 0; g < 4; ++g) std::memcpy(dst + 32 * g, row[b].q + 4 * g, 4);
+                const uint8_t* q = rows.quant[r] + b * rows.stride[r];
+                for (int g = 0; g < 4; ++g) std::memcpy(dst + 32 * g, q + 4 * g, 4);
             } else {
                 for (int g = 0; g < 4; ++g) std::memset(dst + 32 * g, 0x88, 4);  // nibble 8 = weight 0
             }
-            t.scale[b * 8 + r] = real ? f16_scalar(row[b].scale_f16) : 0.0f;
+            t.scale[b * 8 + r] = real ? scale_at(rows, r, b) : 0.0f;
         }
     }
 }
 
 void pack_tile_q8(const MatrixView& w, int64_t r0, int64_t n_blocks, TileLayout& t) {
-    const auto* base = static_cast<const uint8_t*>(w.data);
+    const TileRows rows = tile_rows(w, r0);
     for (int r = 0; r < kTileRows; ++r) {
         const bool real = r0 + r < w.rows;
-        const auto* row = reinterpret_cast<const BlockQ8*>(base + (real ? r0 + r : 0) * w.row_bytes);
         for (int64_t b = 0; b < n_blocks; ++b) {
             uint8_t* dst = t.q + b * 256 + 4 * r;
             if (real) {
-                for (int g = 0; g < 8; ++g) std::memcpy(dst + 32 * g, row[b].q + 4 * g, 4);
+                const uint8_t* q = rows.quant[r] + b * rows.stride[r];
+                for (int g = 0; g < 8; ++g) std::memcpy(dst + 32 * g, q + 4 * g, 4);
             } else {
                 for (int g = 0; g < 8; ++g) std::memset(dst + 32 * g, 0, 4);
             }
-            t.scale[b * 8 + r] = real ? f16_scalar(row[b].scale_f16) : 0.0f;
+            t.scale[b * 8 + r] = real ? scale_at(rows, r, b) : 0.0f;
         }
     }
 }
@@ -168,7 +207,7 @@ void gemm(const MatrixView& w, const QuantizedActs& x, float* y, int64_t n_token
 
 void matmul_quant(const MatrixView& w, const QuantizedActs& x, float* y, int64_t n_tokens, bool avx_vnni) {
     if (n_tokens == 1)
-        matvec_quant(w, x, y);
+        matvec_quant(w, x, y, avx_vnni);
     else
         gemm(w, x, y, n_tokens, avx_vnni);
 }

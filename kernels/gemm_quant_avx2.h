@@ -22,8 +22,13 @@ struct TileLayout {
     float* scale;           // [n_blocks][8], 32-byte aligned
 };
 
-// One token (matvec_quant_avx2.cpp): y[rows].
-void matvec_quant(const MatrixView& w, const QuantizedActs& x, float* y);
+// One token (matvec_quant_avx2.cpp): y[rows]. avx_vnni: the AVX-VNNI group kernel for
+// q4 kInterleaved8 matrices (only if cpu_features().avx_vnni; same results).
+void matvec_quant(const MatrixView& w, const QuantizedActs& x, float* y, bool avx_vnni);
+
+// One 8-row group of a q4 kInterleaved8 matrix times one token, y8[8], with VPDPBUSD
+// (gemm_quant_vnni.cpp). Integer block dots are exact, so it equals the AVX2 version.
+void matvec_q4i_group_vnni(const uint8_t* group, const QuantizedActs& x, float* y8);
 
 // A q4 tile times tokens [t0, t0 + n) (n <= 4), written to y[t, r0 .. r0 + 8) (rows past
 // `rows` are not written). gemm_quant_vnni.cpp: VPDPBUSD (AVX-VNNI) in place of the AVX2

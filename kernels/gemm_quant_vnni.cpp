@@ -52,6 +52,31 @@ void pass(const TileLayout& tile, const QuantizedActs& x, int64_t t0, int64_t r0
 
 }  // namespace
 
+void matvec_q4i_group_vnni(const uint8_t* group, const QuantizedActs& x, float* y8) {
+    // As matvec_q4i_group (matvec_quant_avx2.cpp), with VPDPBUSD summing the u8 x s8
+    // products straight into int32 (no int16 stage).
+    const __m256i low = _mm256_set1_epi8(0x0f);
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t b = 0; b < x.n_blocks; ++b) {
+        const uint8_t* blk = group + b * 144;  // il8::kQ4GroupBlockBytes
+        const __m256i xlo = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x.q + b * 32)));
+        const __m256i xhi =
+            _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x.q + b * 32 + 16)));
+        __m256i p[4];
+        for (int k = 0; k < 4; ++k) {
+            const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 16 + 32 * k));
+            const __m256i lo = _mm256_and_si256(v, low), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), low);
+            p[k] = _mm256_dpbusd_avx_epi32(_mm256_dpbusd_avx_epi32(_mm256_setzero_si256(), lo, xlo), hi, xhi);
+        }
+        __m256i dot = _mm256_hadd_epi32(_mm256_hadd_epi32(p[0], p[1]), _mm256_hadd_epi32(p[2], p[3]));
+        dot = _mm256_sub_epi32(dot, _mm256_set1_epi32(8 * x.sum[b]));
+        const __m256 scale = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk))),
+                                           _mm256_set1_ps(x.d[b]));
+        acc = fma_lanes(dot, scale, acc);
+    }
+    _mm256_storeu_ps(y8, acc);
+}
+
 void tile_pass_q4_vnni(const TileLayout& tile, const QuantizedActs& x, int64_t t0, int n, int64_t r0, int64_t rows,
                        float* y) {
     switch (n) {

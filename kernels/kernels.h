@@ -12,14 +12,22 @@
 
 namespace ember {
 
-// A row-major weight matrix [rows, cols] in any weight dtype. For block dtypes each row
-// is dtype_row_bytes(dtype, cols) bytes (zero-padded last block).
+// How a matrix's bytes are arranged. kRows: the file layout. The others are made at load
+// time by a table's repack (below) and only that table's matmul reads them.
+enum class WeightLayout : uint8_t {
+    kRows,            // row after row, each dtype_row_bytes(dtype, cols) bytes
+    kInterleaved8,  // Q4 / Q8 rows in groups of 8, block by block (kernels/interleaved8.h)
+};
+
+// A weight matrix [rows, cols] in any weight dtype. In the kRows layout each row is
+// dtype_row_bytes(dtype, cols) bytes (zero-padded last block), row r at data + r * row_bytes.
 struct MatrixView {
     DType dtype = DType::F32;
     int64_t rows = 0;
     int64_t cols = 0;
     const void* data = nullptr;
-    int64_t row_bytes = 0;  // bytes between consecutive rows
+    int64_t row_bytes = 0;  // bytes between consecutive rows (kRows)
+    WeightLayout layout = WeightLayout::kRows;
 };
 
 // K and V of one (layer, kv_head) pair, stored in fixed-size blocks of a pool.
@@ -62,6 +70,13 @@ struct KernelTable {
     // scratch: [n_ctx] floats.
     void (*attention)(const float* q, const PagedKvHead& kv, int64_t n_ctx, int head_dim, float scale,
                       float* scratch, float* out);
+
+    // Optional (nullptr: this table reads the file layout as is). Rearranges a kRows matrix
+    // into a layout this table's matmul reads faster: writes the same number of bytes
+    // (rows * row_bytes) to `out` (which may be w.data itself: in place) and returns the
+    // view to use from then on. Returns w unchanged, writing nothing, for matrices it does
+    // not repack. Runs at load time, so it may allocate and use threads.
+    MatrixView (*repack)(const MatrixView& w, void* out);
 };
 
 // The scalar reference table: always built, the test oracle and the fallback.

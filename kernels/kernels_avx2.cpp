@@ -10,6 +10,7 @@
 #include "kernels/cpu_features.h"
 #include "kernels/gemm_onednn.h"
 #include "kernels/kernels_avx2.h"
+#include "kernels/interleaved8.h"
 #include "kernels/scratch.h"
 
 namespace ember {
@@ -71,7 +72,9 @@ void matmul_avx2(const MatrixView& w, const float* x, float* y, int64_t n_tokens
         for (int64_t i = 0; i < n_tokens * w.rows; ++i) y[i] = std::numeric_limits<float>::quiet_NaN();
         return;
     }
-    switch (choose(w, n_tokens)) {
+    // Repacked matrices are read by the int8 kernels only (oneDNN's row decoders expect
+    // the file layout).
+    switch (w.layout == WeightLayout::kRows ? choose(w, n_tokens) : GemmPath::kAvx2) {
         case GemmPath::kOnednnF32: {
             const float* xs = quant ? avx2::dequantize_acts(avx2::quantize_acts(x, n_tokens, w.cols), n_tokens, w.cols) : x;
             if (onednn::matmul_f32(w, xs, y, n_tokens, avx2::decode_rows_f32)) return;
@@ -87,6 +90,18 @@ void matmul_avx2(const MatrixView& w, const float* x, float* y, int64_t n_tokens
         avx2::matmul_quant(w, avx2::quantize_acts(x, n_tokens, w.cols), y, n_tokens, avx2::avx_vnni_enabled());
     else
         avx2::matmul_float(w, x, y, n_tokens);
+}
+
+// Q4 and Q8 matrices go to the interleaved-8 layout (kernels/interleaved8.h): decode reads
+// it with far fewer instructions per weight byte than the file layout. EMBER_REPACK=0
+// keeps the file layout (for A/B measurements).
+MatrixView repack_avx2(const MatrixView& w, void* out) {
+    static const bool enabled = [] {
+        const char* v = std::getenv("EMBER_REPACK");
+        return !(v != nullptr && std::strcmp(v, "0") == 0);
+    }();
+    if (!enabled || !il8::can_repack(w)) return w;
+    return il8::repack(w, out);
 }
 
 }  // namespace
@@ -119,6 +134,7 @@ const KernelTable& avx2_kernels() {
         .softmax = avx2::softmax,
         .silu_mul = avx2::silu_mul,
         .attention = avx2::attention,
+        .repack = repack_avx2,
     };
     return table;
 }

@@ -447,6 +447,7 @@ const KernelTable& neon_kernels() {
         .softmax = softmax_neon,
         .silu_mul = silu_mul_neon,
         .attention = attention_neon,
+        .repack = nullptr,
     };
     return table;
 }
@@ -461,6 +462,7 @@ const KernelTable& neon_dotprod_kernels() {
         .softmax = softmax_neon,
         .silu_mul = silu_mul_neon,
         .attention = attention_neon,
+        .repack = nullptr,
     };
     return table;
 }

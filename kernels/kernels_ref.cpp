@@ -188,6 +188,7 @@ const KernelTable& reference_kernels() {
         .softmax = softmax_ref,
         .silu_mul = silu_mul_ref,
         .attention = attention_ref,
+        .repack = nullptr,
     };
     return table;
 }

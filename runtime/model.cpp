@@ -2,8 +2,16 @@
 #include "runtime/model.h"
 
 #include <algorithm>
+#include <functional>
+
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include "kernels/half.h"
+#include "kernels/interleaved8.h"
 #include "kernels/quant.h"
 
 namespace ember {
@@ -90,29 +98,9 @@ std::unique_ptr<Model> Model::load(const std::filesystem::path& path) {
     const ModelConfig& c = model->config_;
 
     TensorBinder bind(f, c);
-    ModelWeights& w = model->weights_;
-    w.embed = bind.matrix("model.embed_tokens.weight");
-    w.layers.resize(size_t(c.n_layers));
-    for (int64_t l = 0; l < c.n_layers; ++l) {
-        const std::string p = "model.layers." + std::to_string(l) + ".";
-        LayerWeights& L = w.layers[size_t(l)];
-        L.attn_norm = bind.vector(p + "input_layernorm.weight");
-        L.q_proj = bind.matrix(p + "self_attn.q_proj.weight");
-        L.k_proj = bind.matrix(p + "self_attn.k_proj.weight");
-        L.v_proj = bind.matrix(p + "self_attn.v_proj.weight");
-        if (c.qkv_bias) {
-            L.q_bias = bind.vector(p + "self_attn.q_proj.bias");
-            L.k_bias = bind.vector(p + "self_attn.k_proj.bias");
-            L.v_bias = bind.vector(p + "self_attn.v_proj.bias");
-        }
-        L.o_proj = bind.matrix(p + "self_attn.o_proj.weight");
-        L.ffn_norm = bind.vector(p + "post_attention_layernorm.weight");
-        L.gate_proj = bind.matrix(p + "mlp.gate_proj.weight");
-        L.up_proj = bind.matrix(p + "mlp.up_proj.weight");
-        L.down_proj = bind.matrix(p + "mlp.down_proj.weight");
-    }
-    w.final_norm = bind.vector("model.norm.weight");
-    w.lm_head = c.tie_embeddings ? w.embed : bind.matrix("lm_head.weight");
+    model->weights_ = bind_weights(
+        c, [&](const std::string& name) { return bind.matrix(name); },
+        [&](const std::string& name) { return bind.vector(name); });
 
     model->tokenizer_info_ = read_tokenizer_info(h, c);
     TokenizerInfo& ti = model->tokenizer_info_;
@@ -139,7 +127,99 @@ std::unique_ptr<Model> Model::load(const std::filesystem::path& path) {
                                  std::to_string(blob.offset) + ": " + e.what());
         }
     }
+    model->repacked_weights_ = repack_weights_to_arena(model->weights_, kernels());
     return model;
+}
+
+ModelWeights bind_weights(const ModelConfig& c, const std::function<MatrixView(const std::string&)>& matrix,
+                          const std::function<const float*(const std::string&)>& vector) {
+    ModelWeights w;
+    w.embed = matrix("model.embed_tokens.weight");
+    w.layers.resize(size_t(c.n_layers));
+    for (int64_t l = 0; l < c.n_layers; ++l) {
+        const std::string p = "model.layers." + std::to_string(l) + ".";
+        LayerWeights& L = w.layers[size_t(l)];
+        L.attn_norm = vector(p + "input_layernorm.weight");
+        L.q_proj = matrix(p + "self_attn.q_proj.weight");
+        L.k_proj = matrix(p + "self_attn.k_proj.weight");
+        L.v_proj = matrix(p + "self_attn.v_proj.weight");
+        if (c.qkv_bias) {
+            L.q_bias = vector(p + "self_attn.q_proj.bias");
+            L.k_bias = vector(p + "self_attn.k_proj.bias");
+            L.v_bias = vector(p + "self_attn.v_proj.bias");
+        }
+        L.o_proj = matrix(p + "self_attn.o_proj.weight");
+        L.ffn_norm = vector(p + "post_attention_layernorm.weight");
+        L.gate_proj = matrix(p + "mlp.gate_proj.weight");
+        L.up_proj = matrix(p + "mlp.up_proj.weight");
+        L.down_proj = matrix(p + "mlp.down_proj.weight");
+    }
+    w.final_norm = vector("model.norm.weight");
+    w.lm_head = c.tie_embeddings ? w.embed : matrix("lm_head.weight");
+    return w;
+}
+
+namespace {
+
+// The matrices repack_weights_* offer to the table, in a fixed order.
+std::vector<MatrixView*> repack_candidates(ModelWeights& w) {
+    std::vector<MatrixView*> out;
+    for (LayerWeights& L : w.layers)
+        for (MatrixView* m : {&L.q_proj, &L.k_proj, &L.v_proj, &L.o_proj, &L.gate_proj, &L.up_proj, &L.down_proj})
+            out.push_back(m);
+    out.push_back(&w.lm_head);  // tied: the embedding too (tie_embedding_view)
+    return out;
+}
+
+// A tied lm_head is the embedding: after a repack the embedding looks its rows up in the
+// new layout (matrix_row_to_f32 reads every layout).
+void tie_embedding_view(ModelWeights& w, const void* embed_data_before) {
+    if (embed_data_before == w.embed.data && w.lm_head.data != embed_data_before) w.embed = w.lm_head;
+}
+
+int64_t matrix_bytes(const MatrixView& m) { return m.rows * m.row_bytes; }
+
+}  // namespace
+
+void repack_weights_in_place(ModelWeights& w, const KernelTable& table) {
+    if (table.repack == nullptr) return;
+    const bool tied = w.lm_head.data == w.embed.data;
+    for (MatrixView* m : repack_candidates(w)) *m = table.repack(*m, const_cast<void*>(m->data));  // writable: see model.h
+    if (tied) w.embed = w.lm_head;  // same bytes, now in the lm_head's layout
+}
+
+std::shared_ptr<void> repack_weights_to_arena(ModelWeights& w, const KernelTable& table) {
+    if (table.repack == nullptr) return nullptr;
+    const void* embed_before = w.lm_head.data == w.embed.data ? w.embed.data : nullptr;
+    const std::vector<MatrixView*> candidates = repack_candidates(w);
+    // Reserve room for every candidate (64-byte aligned); pages never written cost nothing
+    // (MAP_NORESERVE), and the unused tail is returned at the end.
+    size_t capacity = 0;
+    for (const MatrixView* m : candidates) capacity += size_t((matrix_bytes(*m) + 63) / 64 * 64);
+    if (capacity == 0) return nullptr;
+    void* mem = ::mmap(nullptr, capacity, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (mem == MAP_FAILED) throw std::runtime_error(std::string("cannot reserve memory for repacked weights: ") + std::strerror(errno));
+    // No MADV_HUGEPAGE: with this kernel's defrag=madvise it made load bimodal (55 ms or
+    // 380 ms, compaction stalls) against a steady 90-170 ms with 4 KiB pages.
+    auto* arena = static_cast<uint8_t*>(mem);
+    const long page = ::sysconf(_SC_PAGESIZE);
+    size_t used = 0;
+    for (MatrixView* m : candidates) {
+        const MatrixView before = *m;
+        const MatrixView after = table.repack(before, arena + used);
+        if (after.data != arena + used) continue;  // not repacked: nothing written
+        *m = after;
+        used += size_t((matrix_bytes(before) + 63) / 64 * 64);
+        // The original bytes are no longer read: drop their file pages from this process.
+        const auto begin = (reinterpret_cast<uintptr_t>(before.data) + uintptr_t(page) - 1) / uintptr_t(page) * uintptr_t(page);
+        const auto end = (reinterpret_cast<uintptr_t>(before.data) + uintptr_t(matrix_bytes(before))) / uintptr_t(page) * uintptr_t(page);
+        if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
+    }
+    if (embed_before != nullptr) tie_embedding_view(w, embed_before);
+    const size_t kept = (used + size_t(page) - 1) / size_t(page) * size_t(page);
+    if (kept < capacity) ::munmap(arena + kept, capacity - kept);
+    if (kept == 0) return nullptr;
+    return std::shared_ptr<void>(mem, [kept](void* p) { ::munmap(p, kept); });
 }
 
 bool Model::is_eos(int32_t id) const {
@@ -148,6 +228,15 @@ bool Model::is_eos(int32_t id) const {
 }
 
 void matrix_row_to_f32(const MatrixView& m, int64_t row, float* out) {
+    if (m.layout == WeightLayout::kInterleaved8) {  // repacked for the kernels: gather the row
+        std::vector<uint8_t> bytes(static_cast<size_t>(m.row_bytes));
+        il8::copy_row(m, row, bytes.data());
+        if (m.dtype == DType::Q4)
+            dequantize_row_q4_ref(reinterpret_cast<const BlockQ4*>(bytes.data()), out, m.cols);
+        else
+            dequantize_row_q8_ref(reinterpret_cast<const BlockQ8*>(bytes.data()), out, m.cols);
+        return;
+    }
     const uint8_t* p = static_cast<const uint8_t*>(m.data) + row * m.row_bytes;
     switch (m.dtype) {
         case DType::F32: std::copy_n(reinterpret_cast<const float*>(p), m.cols, out); break;

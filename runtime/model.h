@@ -1,5 +1,6 @@
 // A loaded model: the mapped .ember file, its config, tokenizer, and views of every weight.
 #pragma once
+#include <functional>
 #include <filesystem>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -75,9 +76,30 @@ private:
     TokenizerInfo tokenizer_info_;
     std::unique_ptr<Tokenizer> tokenizer_;
     std::shared_ptr<uint8_t[]> synthetic_weights_;  // Model::synthetic: every weight, 64-byte aligned
+    std::shared_ptr<void> repacked_weights_;         // Model::load: matrices repacked for the kernels
 };
 
-// Row `row` of a weight matrix as floats (embedding lookup): out[cols].
+// The HF tensor names of a Llama / Qwen2 checkpoint bound to ModelWeights: `matrix` and
+// `vector` look a name up (and throw when it is missing or malformed). Shared by
+// Model::load (file tensors) and Model::synthetic (generated ones).
+ModelWeights bind_weights(const ModelConfig& config, const std::function<MatrixView(const std::string&)>& matrix,
+                          const std::function<const float*(const std::string&)>& vector);
+
+// Row `row` of a weight matrix as floats (embedding lookup; tests): out[cols].
 void matrix_row_to_f32(const MatrixView& m, int64_t row, float* out);
+
+// Lets `table` rearrange every layer matrix and the lm_head into the layout its matmul
+// reads fastest (KernelTable::repack; the AVX2 table interleaves q4/q8 rows in groups of
+// 8). An untied embedding keeps the file layout; a tied one follows the lm_head (its
+// rows are looked up through matrix_row_to_f32, which reads every layout).
+// EMBER_REPACK=0 in the environment turns it off.
+//
+// In place: the bytes behind the views must be writable (Model::synthetic's own buffer).
+void repack_weights_in_place(ModelWeights& w, const KernelTable& table);
+// Into a new anonymous arena, for a read-only file
+// mapping: the views move to the arena, and the file pages the originals occupied are
+// dropped from this process (MADV_DONTNEED), so resident memory does not double. Returns
+// the arena's owner (nullptr when the table repacked nothing).
+std::shared_ptr<void> repack_weights_to_arena(ModelWeights& w, const KernelTable& table);
 
 }  // namespace ember

@@ -345,32 +345,12 @@ std::unique_ptr<Model> Model::synthetic(const ModelConfig& config, DType body, D
         }
     }
 
-    ModelWeights& w = model->weights_;
-    w.embed = matrices.at("model.embed_tokens.weight");
-    w.layers.resize(size_t(c.n_layers));
-    for (int64_t l = 0; l < c.n_layers; ++l) {
-        const std::string p = "model.layers." + std::to_string(l) + ".";
-        LayerWeights& L = w.layers[size_t(l)];
-        L.attn_norm = vectors.at(p + "input_layernorm.weight");
-        L.q_proj = matrices.at(p + "self_attn.q_proj.weight");
-        L.k_proj = matrices.at(p + "self_attn.k_proj.weight");
-        L.v_proj = matrices.at(p + "self_attn.v_proj.weight");
-        if (c.qkv_bias) {
-            L.q_bias = vectors.at(p + "self_attn.q_proj.bias");
-            L.k_bias = vectors.at(p + "self_attn.k_proj.bias");
-            L.v_bias = vectors.at(p + "self_attn.v_proj.bias");
-        }
-        L.o_proj = matrices.at(p + "self_attn.o_proj.weight");
-        L.ffn_norm = vectors.at(p + "post_attention_layernorm.weight");
-        L.gate_proj = matrices.at(p + "mlp.gate_proj.weight");
-        L.up_proj = matrices.at(p + "mlp.up_proj.weight");
-        L.down_proj = matrices.at(p + "mlp.down_proj.weight");
-    }
-    w.final_norm = vectors.at("model.norm.weight");
-    w.lm_head = c.tie_embeddings ? w.embed : matrices.at("lm_head.weight");
-
+    model->weights_ = bind_weights(
+        c, [&](const std::string& name) { return matrices.at(name); },
+        [&](const std::string& name) { return vectors.at(name); });
     model->tokenizer_info_.bos_token_id = c.bos_token_id;
     model->tokenizer_info_.eos_token_ids = c.eos_token_ids;
+    repack_weights_in_place(model->weights_, kernels());
     return model;
 }
 

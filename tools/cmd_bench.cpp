@@ -8,6 +8,7 @@
 
 #include "runtime/bench.h"
 #include "runtime/convert/hf_config.h"
+#include "runtime/decode_profile.h"
 #include "runtime/memory_stats.h"
 #include "runtime/synthetic_model.h"
 #include "runtime/threads.h"
@@ -27,10 +28,13 @@ struct BenchFlags {
     std::vector<int64_t> n_prompt = {512}, n_gen = {128};
     int repetitions = 5;
     int threads = 0;
+    std::string cpus;  // --cpus: CPU list to pin threads to
     int64_t ttft = 50;
     int64_t ctx = 0;
     uint64_t seed = 1234;
     bool json = false, list = false, no_warmup = false, quiet = false;
+    bool profile = false;
+    int64_t profile_ctx = 64, profile_steps = 32;
 };
 
 // The config of a built-in shape or of a HF config.json; `name` gets its display name.
@@ -74,7 +78,7 @@ void check_flags(const BenchFlags& f, const ModelConfig& c) {
     bool any = false;
     for (int64_t p : f.n_prompt) any |= p > 0;
     for (int64_t n : f.n_gen) any |= n > 0;
-    if (!any) throw std::invalid_argument("nothing to run: every -p and -n is 0");
+    if (!any && !f.profile) throw std::invalid_argument("nothing to run: every -p and -n is 0");
     auto fits = [&](int64_t n, const char* flag) {
         if (n > ctx)
             throw std::invalid_argument(std::string(flag) + " " + std::to_string(n) + " exceeds --ctx " +
@@ -83,6 +87,14 @@ void check_flags(const BenchFlags& f, const ModelConfig& c) {
     for (int64_t p : f.n_prompt) fits(p, "-p");
     for (int64_t n : f.n_gen) fits(n, "-n");
     fits(f.ttft, "--ttft");
+}
+
+bool any_test(const BenchFlags& f) {
+    for (int64_t p : f.n_prompt)
+        if (p > 0) return true;
+    for (int64_t n : f.n_gen)
+        if (n > 0) return true;
+    return false;
 }
 
 int list_models(const BenchFlags& f) {
@@ -111,7 +123,7 @@ int list_models(const BenchFlags& f) {
 
 int bench(BenchFlags f, CLI::App& sub) {
     if (f.list) return list_models(f);
-    set_thread_count(f.threads);
+    configure_threads(f.threads, f.cpus);
     const bool synthetic = sub.count("--synthetic") > 0;
     if (synthetic && f.synthetic.empty())
         throw std::invalid_argument(
@@ -174,6 +186,11 @@ int bench(BenchFlags f, CLI::App& sub) {
     if (!f.quiet)
         o.progress = [](const std::string& s) { std::fprintf(stderr, "ember bench: %s\n", s.c_str()); };
 
+    if (!any_test(f)) {  // --profile alone (-p 0 -n 0)
+        const DecodeProfile p = profile_decode(*model, f.profile_ctx, f.profile_steps, o.ctx, f.seed);
+        std::printf("%s", format_decode_profile(p).c_str());
+        return 0;
+    }
     BenchReport r = run_bench(*model, o);
     r.model = summarize_model(*model, name, synthetic);
     r.load_ms = load_ms;
@@ -187,6 +204,11 @@ int bench(BenchFlags f, CLI::App& sub) {
                 "pass -p 512 -n 128 -r 5 --ttft 50 for the full llama-bench method\n",
                 (long long)kSyntheticPrompt, (long long)kSyntheticGen, kSyntheticReps,
                 (long long)kSyntheticTtft);
+    }
+    if (f.profile) {
+        const DecodeProfile p = profile_decode(*model, f.profile_ctx, f.profile_steps, o.ctx, f.seed);
+        // With --json the profile goes to stderr, so stdout stays one JSON document.
+        std::fprintf(f.json ? stderr : stdout, "%s", format_decode_profile(p).c_str());
     }
     if (!r.logits_finite) std::fprintf(stderr, "ember: warning: the logits contained NaN or inf\n");
     return 0;
@@ -221,6 +243,7 @@ Command add_bench_command(CLI::App& app) {
     sub->add_option("-r,--repetitions", f->repetitions, "Timed runs per test (default 5)")
         ->check(CLI::PositiveNumber);
     sub->add_flag("--no-warmup", f->no_warmup, "Skip the untimed warmup run of each test");
+    sub->add_option("--cpus", f->cpus, "Pin threads to these CPUs, e.g. 0,1 or 0-3 (default thread count: one per CPU)");
     sub->add_option("-t,--threads", f->threads, "Threads (default: physical cores)")
         ->check(CLI::NonNegativeNumber);
     sub->add_option("--ttft", f->ttft,
@@ -232,6 +255,13 @@ Command add_bench_command(CLI::App& app) {
     sub->add_option("--seed", f->seed, "Seed of the random tokens (and of --synthetic weights)");
     sub->add_option("--mem-limit", f->mem_limit,
                     "--synthetic: memory budget instead of MemAvailable (e.g. 2G, 100M)");
+    sub->add_flag("--profile", f->profile,
+                  "After the tests, time every kernel of single-token decode steps and print where a step's "
+                  "time goes (-p 0 -n 0 --profile: the profile alone)");
+    sub->add_option("--profile-ctx", f->profile_ctx, "--profile: tokens already in the context (default 64)")
+        ->check(CLI::NonNegativeNumber);
+    sub->add_option("--profile-steps", f->profile_steps, "--profile: timed decode steps (default 32)")
+        ->check(CLI::PositiveNumber);
     sub->add_flag("--json", f->json, "Print a JSON array, one object per test");
     sub->add_flag("-q,--quiet", f->quiet, "No progress lines on stderr");
     return {sub, [f, sub] { return bench(*f, *sub); }};

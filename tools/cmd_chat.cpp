@@ -15,6 +15,7 @@ namespace {
 
 struct ChatFlags {
     std::string model, system, config;
+    std::string cpus;  // --cpus: CPU list to pin threads to
     int64_t n_predict = 1024;
     int64_t ctx = 0;
     int threads = 0;
@@ -23,7 +24,7 @@ struct ChatFlags {
 };
 
 int chat(const ChatFlags& f, CLI::App& app) {
-    set_thread_count(f.threads);
+    configure_threads(f.threads, f.cpus);
     auto model = Model::load(f.model);
     const ModelConfig& cfg = model->config();
 
@@ -73,6 +74,8 @@ Command add_chat_command(CLI::App& app) {
         ->check(CLI::NonNegativeNumber);
     sub->add_option("-t,--threads", f->threads, "Threads (default: physical cores)")
         ->check(CLI::NonNegativeNumber);
+    sub->add_option("--cpus", f->cpus,
+                    "Pin threads to these CPUs, e.g. 0,1 or 0-3 (default thread count: one per CPU)");
     sub->add_option("--temp", f->sampling.temperature,
                     "Temperature; 0 = greedy (default: model's generation config)");
     sub->add_option("--top-k", f->sampling.top_k, "Top-k (0 = off)");

@@ -18,6 +18,7 @@ struct PerplexityFlags {
     int64_t ctx = 0;
     int64_t chunks = 0;
     int threads = 0;
+    std::string cpus;  // --cpus: CPU list to pin threads to
     bool score_all = false, json = false;
 };
 
@@ -46,7 +47,7 @@ std::vector<int32_t> input_tokens(const Model& model, const PerplexityFlags& f) 
 int perplexity(const PerplexityFlags& f) {
     if (f.text_file.empty() == f.tokens_file.empty())
         throw CLI::RequiredError("exactly one of -f/--file or --tokens-file");
-    set_thread_count(f.threads);
+    configure_threads(f.threads, f.cpus);
     auto model = Model::load(f.model);
     std::unique_ptr<Model> base;
     if (!f.kl_base.empty()) base = Model::load(f.kl_base);
@@ -120,6 +121,7 @@ Command add_perplexity_command(CLI::App& app) {
     sub->add_option("--kl-base", f->kl_base,
                     "Base model (e.g. the f32 conversion): report KL(base || model), top-1 agreement")
         ->check(CLI::ExistingFile);
+    sub->add_option("--cpus", f->cpus, "Pin threads to these CPUs, e.g. 0,1 or 0-3 (default thread count: one per CPU)");
     sub->add_option("-t,--threads", f->threads, "Threads (default: physical cores)")
         ->check(CLI::NonNegativeNumber);
     sub->add_flag("--json", f->json, "Print the result as JSON (no per-chunk lines)");

@@ -21,6 +21,7 @@ struct RunFlags {
     int64_t n_predict = 256;
     int64_t ctx = 0;
     int threads = 0;
+    std::string cpus;  // --cpus: CPU list to pin threads to
     bool print_logits = false, print_ids = false, ignore_eos = false, raw = false;
     bool system_on_command_line = false;  // a config file's `system` is just unused where it cannot apply
     SamplingParams sampling;
@@ -82,7 +83,7 @@ std::vector<int32_t> prompt_ids(const Model& model, const RunFlags& f, const Cha
 }
 
 int run(const RunFlags& f, CLI::App& app) {
-    set_thread_count(f.threads);
+    configure_threads(f.threads, f.cpus);
     auto model = Model::load(f.model);
     const ModelConfig& cfg = model->config();
 
@@ -181,6 +182,7 @@ Command add_run_command(CLI::App& app) {
     sub->add_option("-n,--n-predict,--max-new-tokens", f->n_predict, "Tokens to generate")->check(CLI::NonNegativeNumber);
     sub->add_option("-c,--ctx", f->ctx, "Context size in tokens (default: min(4096, model maximum))")
         ->check(CLI::NonNegativeNumber);
+    sub->add_option("--cpus", f->cpus, "Pin threads to these CPUs, e.g. 0,1 or 0-3 (default thread count: one per CPU)");
     sub->add_option("-t,--threads", f->threads, "Threads (default: physical cores)")->check(CLI::NonNegativeNumber);
     sub->add_option("--temp", f->sampling.temperature, "Temperature; 0 = greedy (default: model's generation config)");
     sub->add_option("--top-k", f->sampling.top_k, "Top-k (0 = off)");

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <random>
 
+#include "kernels/interleaved8.h"
 #include "kernels/quant.h"
 #include "runtime/bench.h"
 #include "runtime/convert/hf_config.h"
@@ -146,6 +147,11 @@ TEST_CASE("synthetic q4 / q8 rows pad the last block with zeros") {
         REQUIRE(w.cols == 80);
         std::vector<float> full(96);
         const auto* row = static_cast<const uint8_t*>(w.data) + 2 * w.row_bytes;
+        std::vector<uint8_t> gathered(static_cast<size_t>(w.row_bytes));
+        if (w.layout == WeightLayout::kInterleaved8) {  // repacked for the AVX2 kernels at load
+            il8::copy_row(w, 2, gathered.data());
+            row = gathered.data();
+        }
         if (d == DType::Q4)
             dequantize_row_q4_ref(reinterpret_cast<const BlockQ4*>(row), full.data(), 96);
         else

@@ -67,6 +67,22 @@ def bench_synthetic() -> None:
     p = ember("bench", "--synthetic", "qwen2.5-7b", "--type", "f32", "--mem-limit", "100M", expect_rc=1)
     check("needs" in p.stderr and "100M" in p.stderr and "GiB" in p.stderr,
           f"refuses an impossible memory budget: {p.stderr.strip()}")
+    # --profile alone: one row per matmul shape (named by its weights), the other ops, and
+    # "graph glue"; the shares add up to the whole step.
+    prof = ember("bench", "--synthetic", cfg, "--type", "q4", "-p", "0", "-n", "0", "--profile", "--profile-ctx", "8",
+                 "--profile-steps", "4", "--ctx", "64", "-q").stdout
+    rows = [l for l in prof.splitlines() if l.startswith("| ") and not l.startswith("| op") and not l.startswith("| ---")]
+    names = " ".join(rows)
+    check(all(w in names for w in ("q_proj", "k_proj", "gate_proj", "down_proj", "lm_head", "attention", "graph glue")),
+          "--profile names every weight and op: " + names[:300])
+    share = sum(float(l.split("|")[5].strip().rstrip("%")) for l in rows)
+    check(abs(share - 100.0) < 1.5, f"--profile shares add up to 100% (got {share:.1f})")
+    p = ember("bench", "--synthetic", cfg, "-p", "0", "-n", "0", "--profile", "--profile-ctx", "60", "--ctx", "64",
+              expect_rc=1)
+    check("exceed --ctx" in p.stderr, "--profile beyond --ctx refused: " + p.stderr.strip())
+    p = ember("bench", "--synthetic", cfg, "--cpus", "0-", expect_rc=1)
+    check("--cpus" in p.stderr, "bad --cpus refused: " + p.stderr.strip())
+
     p = ember("bench", "--synthetic", "gpt-9", expect_rc=1)
     check("unknown model" in p.stderr and "qwen2.5-0.5b" in p.stderr, "unknown --synthetic name refused")
     lst = ember("bench", "--list").stdout

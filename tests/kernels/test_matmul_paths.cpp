@@ -16,6 +16,7 @@
 #include "kernels/dispatch.h"
 #include "kernels/half.h"
 #include "kernels/kernels.h"
+#include "kernels/interleaved8.h"
 #include "kernels/quant.h"
 #include "test_util.h"
 #if defined(EMBER_HAVE_AVX2_KERNELS)
@@ -104,6 +105,21 @@ const Path kAvx2Int8{"avx2-int8", [](const MatrixView& w, const float* x, float*
 const Path kAvx2Vnni{"avx2-int8 avx-vnni", [](const MatrixView& w, const float* x, float* y, int64_t n) {
                          avx2::matmul_quant(w, avx2::quantize_acts(x, n, w.cols), y, n, cpu_features().avx_vnni);
                      }};
+// The interleaved-8 layout the AVX2 table repacks q4/q8 matrices into at load
+// (kernels/interleaved8.h): a copy of w repacked in place, then the int8 kernels.
+void matmul_repacked(const MatrixView& w, const float* x, float* y, int64_t n, bool vnni) {
+    std::vector<uint8_t> copy(static_cast<const uint8_t*>(w.data), static_cast<const uint8_t*>(w.data) + w.rows * w.row_bytes);
+    MatrixView packed = w;
+    packed.data = copy.data();
+    if (il8::can_repack(packed)) packed = il8::repack(packed, copy.data());
+    avx2::matmul_quant(packed, avx2::quantize_acts(x, n, w.cols), y, n, vnni);
+}
+const Path kAvx2Repacked{"avx2-int8 repacked", [](const MatrixView& w, const float* x, float* y, int64_t n) {
+                             matmul_repacked(w, x, y, n, false);
+                         }};
+const Path kAvx2RepackedVnni{"avx2-int8 repacked avx-vnni", [](const MatrixView& w, const float* x, float* y, int64_t n) {
+                                 matmul_repacked(w, x, y, n, cpu_features().avx_vnni);
+                             }};
 const Path kAvx2Float{"avx2-float", avx2::matmul_float};
 const Path kOnednnF32{"onednn-f32", [](const MatrixView& w, const float* x, float* y, int64_t n) {
                           REQUIRE(onednn::matmul_f32(w, x, y, n, avx2::decode_rows_f32));
@@ -232,6 +248,15 @@ TEST_CASE("every batched matmul path matches double precision on odd and real sh
                     // Integer block dots are exact on both, so the AVX-VNNI tile must agree bit for bit.
                     CHECK_MESSAGE(run(kAvx2Int8, m, x, n) == run(kAvx2Vnni, m, x, n), "avx-vnni differs: " << what);
                 }
+                if (quant) {
+                    check_path(kAvx2Repacked, Bound::kQ8Acts, m, x, n, what + " repacked");
+                    CHECK_MESSAGE(run(kAvx2Repacked, m, x, n) == run(kAvx2RepackedVnni, m, x, n),
+                                  "repacked avx-vnni differs: " << what);
+                    // Prefill tiles read both layouts: the same bytes must give the same sums.
+                    if (n > 1)
+                        CHECK_MESSAGE(run(kAvx2Repacked, m, x, n) == run(kAvx2Int8, m, x, n),
+                                      "repacked prefill differs from the file layout: " << what);
+                }
                 if (n >= 5) {
                     check_path(kOnednnF32, Bound::kOnednnF32, m, x, n, what);
                     if (quant) check_path(kOnednnF32OnQ8, Bound::kOnednnQ8Acts, m, x, n, what);
@@ -239,6 +264,26 @@ TEST_CASE("every batched matmul path matches double precision on odd and real sh
                 }
             }
         }
+    }
+}
+
+TEST_CASE("interleaved-8 repack is a permutation of the bytes: unpack restores them, in place too") {
+    for (DType dtype : {DType::Q4, DType::Q8})
+    for (int64_t rows : {8, 9, 15, 16, 23, 896}) {
+        CAPTURE(dtype_name(dtype));
+        CAPTURE(rows);
+        const Weights m = make_weights(dtype, rows, 100, uint32_t(rows));  // 4 blocks, padded tail
+        std::vector<uint8_t> packed(m.bytes.size()), back(m.bytes.size());
+        const MatrixView p = il8::repack(m.view, packed.data());  // out of place
+        CHECK(p.layout == WeightLayout::kInterleaved8);
+        std::vector<uint8_t> in_place = m.bytes;
+        MatrixView v = m.view;
+        v.data = in_place.data();
+        il8::repack(v, in_place.data());
+        CHECK(in_place == packed);
+        il8::unpack(p, back.data());
+        CHECK(back == m.bytes);
+        if (rows >= 16) CHECK(packed != m.bytes);  // something moved
     }
 }
 
