@@ -13,8 +13,8 @@ namespace {
 // Every key a config file may hold, for any command. A key that another command uses
 // (history, for run) is skipped; anything else is an error, so a typo never goes unnoticed.
 const std::vector<std::string> kKnownKeys = {
-    "max_new_tokens", "temp", "top_p",   "top_k", "min_p",  "repeat_penalty",
-    "repeat_last_n",  "seed", "threads", "ctx",   "system", "history",
+    "max_new_tokens", "temp",    "top_p", "top_k", "min_p",  "repeat_penalty", "repeat_last_n",
+    "seed",           "threads", "cpus",  "ctx",   "system", "history",
 };
 const std::vector<std::string> kSections = {"run", "chat"};
 
