@@ -1,5 +1,6 @@
 #include "runtime/generate.h"
 
+#include <algorithm>
 #include <chrono>
 
 namespace ember {
@@ -16,8 +17,9 @@ GenerateStats generate(const Model& model, LlamaGraph& graph, SequenceKv& seq, s
     st.n_prompt = int64_t(prompt.size());
     const int64_t V = model.config().vocab_size;
     std::vector<float> logits(static_cast<size_t>(V));  // [vocab]
-    std::vector<int32_t> history(prompt.begin(), prompt.end());
-    history.reserve(prompt.size() + size_t(opts.max_new_tokens));
+    std::vector<int32_t> history = opts.context_before;  // what the repetition penalty looks at
+    history.insert(history.end(), prompt.begin(), prompt.end());
+    history.reserve(history.size() + size_t(opts.max_new_tokens));
     Sampler sampler(opts.sampling, V);
 
     const auto t0 = std::chrono::steady_clock::now();
@@ -29,7 +31,9 @@ GenerateStats generate(const Model& model, LlamaGraph& graph, SequenceKv& seq, s
         if (i == 0) st.ttft_ms = ms_since(t0);
         history.push_back(next);
         ++st.n_generated;
-        const bool eos = opts.stop_at_eos && model.is_eos(next);
+        const bool eos = opts.stop_at_eos && (model.is_eos(next) || std::find(opts.stop_ids.begin(),
+                                                                                opts.stop_ids.end(),
+                                                                                next) != opts.stop_ids.end());
         if (!on_token(next) || eos) {
             st.stopped_at_eos = eos;
             break;

@@ -1,4 +1,5 @@
 // `ember run MODEL -p TEXT | --tokens IDS`: generate and stream text (or ids / logits).
+// A model with a chat template gets the prompt as one user message (--raw: as is).
 #include <cstdio>
 #include <fstream>
 #include <memory>
@@ -6,23 +7,26 @@
 #include <string>
 #include <vector>
 
+#include "runtime/chat_format.h"
 #include "runtime/generate.h"
 #include "runtime/memory_stats.h"
 #include "runtime/threads.h"
 #include "tools/commands.h"
 #include "tools/mem_check_flags.h"
+#include "tools/config_file.h"
 
 namespace ember::cli {
 namespace {
 
 struct RunFlags {
-    std::string model, prompt, prompt_file, tokens;
+    std::string model, prompt, prompt_file, tokens, system, config;
     std::string kv_type = "f16", kv_mem;  // KV cache element type; byte budget ("" = sized from --ctx)
     int64_t n_predict = 256;
     int64_t ctx = 0;
     int threads = 0;
     std::string cpus;  // --cpus: CPU list to pin threads to
-    bool print_logits = false, print_ids = false, ignore_eos = false;
+    bool print_logits = false, print_ids = false, ignore_eos = false, raw = false;
+    bool system_on_command_line = false;  // a config file's `system` is just unused where it cannot apply
     SamplingParams sampling;
     MemCheckFlags mem_check;  // --mem, --no-mem-check
 };
@@ -48,7 +52,18 @@ std::vector<int32_t> parse_ids(const std::string& s) {
     return ids;
 }
 
-std::vector<int32_t> prompt_ids(const Model& model, const RunFlags& f) {
+// The chat template applies to text prompts of models that have one, unless --raw.
+bool use_chat_template(const Model& model, const RunFlags& f) {
+    const bool templated = f.tokens.empty() && !f.raw && ChatFormat::model_has_template(model);
+    if (f.system_on_command_line && !f.system.empty() && !templated)
+        throw std::invalid_argument(
+            f.raw ? "--system needs the chat template, which --raw turns off"
+                  : !f.tokens.empty() ? "--system cannot be combined with --tokens"
+                                      : model.file().path().string() + " has no chat template, so --system has no place to go");
+    return templated;
+}
+
+std::vector<int32_t> prompt_ids(const Model& model, const RunFlags& f, const ChatFormat* chat) {
     if (!f.tokens.empty()) return parse_ids(f.tokens);
     std::string text = f.prompt;
     if (!f.prompt_file.empty()) {
@@ -60,6 +75,8 @@ std::vector<int32_t> prompt_ids(const Model& model, const RunFlags& f) {
     if (!tok)
         throw std::runtime_error(model.file().path().string() + " has no tokenizer Ember can use yet (kind '" +
                                  model.tokenizer_info().kind + "'); pass token ids with --tokens");
+    if (chat) return chat->encode(single_turn_messages(f.system, text), /*add_generation_prompt=*/true);
+    // (A config file's system prompt is not used without the template.)
     std::vector<int32_t> ids;
     if (model.tokenizer_info().add_bos && model.tokenizer_info().bos_token_id >= 0)
         ids.push_back(int32_t(model.tokenizer_info().bos_token_id));
@@ -85,7 +102,9 @@ int run(const RunFlags& f, CLI::App& app) {
     if (app.count("--repeat-last-n")) sp.repeat_last_n = f.sampling.repeat_last_n;
     if (app.count("--seed")) sp.seed = f.sampling.seed;
 
-    const std::vector<int32_t> prompt = prompt_ids(*model, f);
+    std::unique_ptr<ChatFormat> chat;
+    if (use_chat_template(*model, f)) chat = std::make_unique<ChatFormat>(*model);
+    const std::vector<int32_t> prompt = prompt_ids(*model, f, chat.get());
     const int64_t ctx = f.ctx > 0 ? f.ctx : std::min<int64_t>(4096, cfg.max_position);
     if (ctx > cfg.max_position)
         throw std::invalid_argument("--ctx " + std::to_string(ctx) + " exceeds the model's maximum of " +
@@ -116,6 +135,7 @@ int run(const RunFlags& f, CLI::App& app) {
     go.max_new_tokens = std::min(f.n_predict, ctx - int64_t(prompt.size()));
     go.stop_at_eos = !f.ignore_eos;
     go.sampling = sp;
+    if (chat) go.stop_ids = chat->stop_ids();  // end-of-turn tokens such as <|im_end|>
 
     const Tokenizer* tok = model->tokenizer();
     std::unique_ptr<StreamingDecoder> decoder;
@@ -161,7 +181,10 @@ Command add_run_command(CLI::App& app) {
     auto* tk = sub->add_option("--tokens", f->tokens, "Prompt as comma-separated token ids (no BOS added)");
     p->excludes(pf)->excludes(tk);
     pf->excludes(tk);
-    sub->add_option("-n,--n-predict", f->n_predict, "Tokens to generate")->check(CLI::NonNegativeNumber);
+    sub->add_flag("--raw", f->raw, "Send the prompt as is (default: as a user message in the model's chat template)");
+    sub->add_option("--system", f->system, "System prompt (chat template only)");
+    add_config_option(sub, f->config);
+    sub->add_option("-n,--n-predict,--max-new-tokens", f->n_predict, "Tokens to generate")->check(CLI::NonNegativeNumber);
     sub->add_option("-c,--ctx", f->ctx, "Context size in tokens (default: min(4096, model maximum))")
         ->check(CLI::NonNegativeNumber);
     sub->add_option("--cpus", f->cpus, "Pin threads to these CPUs, e.g. 0,1 or 0-3 (default thread count: one per CPU)");
@@ -185,6 +208,8 @@ Command add_run_command(CLI::App& app) {
     return {sub, [f, sub] {
                 if (f->prompt.empty() && f->prompt_file.empty() && f->tokens.empty() && !sub->count("--prompt"))
                     throw CLI::RequiredError("one of --prompt, --file or --tokens");
+                f->system_on_command_line = sub->count("--system") > 0;
+                apply_config_file(*sub, config_file_path(f->config));
                 return run(*f, *sub);
             }};
 }

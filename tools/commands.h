@@ -17,5 +17,6 @@ Command add_bench_command(CLI::App& app);
 Command add_perplexity_command(CLI::App& app);
 Command add_plan_command(CLI::App& app);  // cmd_plan.cpp: memory planner
 Command add_tokenize_command(CLI::App& app), add_detokenize_command(CLI::App& app);  // cmd_tokenize.cpp
+Command add_chat_command(CLI::App& app);
 
 }  // namespace ember::cli

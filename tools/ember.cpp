@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
         ember::cli::add_perplexity_command(app),
         ember::cli::add_plan_command(app),
         ember::cli::add_tokenize_command(app), ember::cli::add_detokenize_command(app),
+        ember::cli::add_chat_command(app),
     };
     try {
         app.parse(argc, argv);
