@@ -52,8 +52,10 @@ N_GEN = 12
 TOL = {"f32": 1e-4, "f16": 1e-4, "bf16": 1e-4, "q8": 2e-4, "q4": 2e-4}
 # f16 / q8 KV cache (`--kv-type`) against Ember's own f32-KV logits, f32-weight cases only:
 # max |diff| / max |f32-KV logits|. f16 rounds K/V by <= 2^-11 relative, q8 by <= absmax/254
-# per 32 values; measured (tiny presets, all lengths) f16 <= 3e-4, q8 <= 6e-3.
-KV_TOL = {"f16": 2e-3, "q8": 3e-2}
+# per 32 values, and these random tiny presets amplify it through every layer. Measured
+# (2026-11-23, 4 presets x 5 lengths, generic and AVX2 alike): f16 <= 9.5e-4, q8 <= 1.47e-2;
+# the bounds keep 4x headroom, while a mis-decoded row would be off by O(1).
+KV_TOL = {"f16": 4e-3, "q8": 6e-2}
 
 # (preset, checkpoint dtype, shards, [ember types]). Every preset is converted at f32 and both
 # quant types from an f32 checkpoint; f16/bf16 checkpoints (sharded ones exercise the index)
