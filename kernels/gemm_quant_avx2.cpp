@@ -117,6 +117,13 @@ void pack_full_tile_q8(const TileRows& rows, int64_t n_blocks, TileLayout& t) {
             _mm256_store_si256(dst + k + 4, _mm256_permute2x128_si256(c[k], d[k], 0x31));  // dword k + 4
         }
         _mm256_store_ps(t.scale + b * 8, tile_scales(rows, b));
+        if (t.wsum128 != nullptr) {  // per row: sum of its 32 weights (4 per lane of each vector), x 128
+            const __m256i ones8 = _mm256_set1_epi8(1), ones16 = _mm256_set1_epi16(1);
+            __m256i sum = _mm256_setzero_si256();
+            for (int g = 0; g < 8; ++g)
+                sum = _mm256_add_epi32(sum, _mm256_madd_epi16(_mm256_maddubs_epi16(ones8, _mm256_load_si256(dst + g)), ones16));
+            _mm256_store_si256(reinterpret_cast<__m256i*>(t.wsum128 + b * 8), _mm256_slli_epi32(sum, 7));
+        }
     }
 }
 
@@ -153,6 +160,12 @@ void pack_tile_q8(const MatrixView& w, int64_t r0, int64_t n_blocks, TileLayout&
                 for (int g = 0; g < 8; ++g) std::memset(dst + 32 * g, 0, 4);
             }
             t.scale[b * 8 + r] = real ? scale_at(rows, r, b) : 0.0f;
+            if (t.wsum128 != nullptr) {
+                int32_t sum = 0;
+                const auto* q = reinterpret_cast<const int8_t*>(rows.quant[r] + b * rows.stride[r]);
+                for (int i = 0; real && i < 32; ++i) sum += q[i];
+                t.wsum128[b * 8 + r] = 128 * sum;
+            }
         }
     }
 }
@@ -231,7 +244,8 @@ void gemm(const MatrixView& w, const QuantizedActs& x, float* y, int64_t n_token
     const int64_t nb = x.n_blocks, vec_per_block = is_q4 ? 4 : 8;
     const int64_t n_tiles = (w.rows + kTileRows - 1) / kTileRows;
     const int64_t n_chunks = (n_tiles + kTilesPerChunk - 1) / kTilesPerChunk;
-    const size_t tile_bytes = size_t(nb * vec_per_block * 32 + nb * 8 * 4);
+    const bool q8_vnni = !is_q4 && avx_vnni;
+    const size_t tile_bytes = size_t(nb * vec_per_block * 32 + nb * 8 * 4 * (q8_vnni ? 2 : 1));
 #pragma omp parallel for schedule(static) if (w.rows * w.cols * n_tokens > kParallelMinMacs)
     for (int64_t c = 0; c < n_chunks; ++c) {
         const int64_t first = c * kTilesPerChunk, count = min_i64(kTilesPerChunk, n_tiles - first);
@@ -239,7 +253,8 @@ void gemm(const MatrixView& w, const QuantizedActs& x, float* y, int64_t n_token
         TileLayout tiles[kTilesPerChunk];
         for (int64_t i = 0; i < count; ++i) {
             uint8_t* tb = buf + size_t(i) * tile_bytes;
-            tiles[i] = {vec_per_block, tb, reinterpret_cast<float*>(tb + nb * vec_per_block * 32)};
+            tiles[i] = {vec_per_block, tb, reinterpret_cast<float*>(tb + nb * vec_per_block * 32),
+                        q8_vnni ? reinterpret_cast<int32_t*>(tb + nb * vec_per_block * 32 + nb * 8 * 4) : nullptr};
             if (is_q4)
                 pack_tile_q4(w, (first + i) * kTileRows, nb, tiles[i]);
             else
@@ -250,8 +265,8 @@ void gemm(const MatrixView& w, const QuantizedActs& x, float* y, int64_t n_token
             const int64_t tn = min_i64(kTokensPerPass, n_tokens - t0);
             for (int64_t i = 0; i < count; ++i) {
                 const int64_t r0 = (first + i) * kTileRows;
-                if (is_q4 && avx_vnni) {
-                    tile_pass_q4_vnni(tiles[i], x, t0, int(tn), r0, w.rows, y);
+                if (avx_vnni) {
+                    (is_q4 ? tile_pass_q4_vnni : tile_pass_q8_vnni)(tiles[i], x, t0, int(tn), r0, w.rows, y);
                     continue;
                 }
                 switch (tn) {

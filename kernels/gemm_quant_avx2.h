@@ -20,6 +20,10 @@ struct TileLayout {
     int64_t vec_per_block;  // 4 (q4) or 8 (q8)
     uint8_t* q;             // [n_blocks][vec_per_block][32], 32-byte aligned
     float* scale;           // [n_blocks][8], 32-byte aligned
+    // q8 for the AVX-VNNI tile only (else nullptr): 128 * the sum of each row's block
+    // weights, [n_blocks][8], 32-byte aligned. VPDPBUSD needs one unsigned operand, so that
+    // tile multiplies x + 128 by w and subtracts this.
+    int32_t* wsum128 = nullptr;
 };
 
 // One token (matvec_quant_avx2.cpp): y[rows]. avx_vnni: the AVX-VNNI group kernel for
@@ -33,6 +37,9 @@ void matvec_q4i_group_vnni(const uint8_t* group, const QuantizedActs& x, float* 
 // A q4 tile times tokens [t0, t0 + n) (n <= 4), written to y[t, r0 .. r0 + 8) (rows past
 // `rows` are not written). gemm_quant_vnni.cpp: VPDPBUSD (AVX-VNNI) in place of the AVX2
 // maddubs / madd pair; integer sums are exact either way, so the results are identical.
+// The same for a q8 tile (tile.wsum128 filled): identical results to the AVX2 q8 tile.
+void tile_pass_q8_vnni(const TileLayout& tile, const QuantizedActs& x, int64_t t0, int n, int64_t r0, int64_t rows,
+                       float* y);
 void tile_pass_q4_vnni(const TileLayout& tile, const QuantizedActs& x, int64_t t0, int n, int64_t r0, int64_t rows,
                        float* y);
 

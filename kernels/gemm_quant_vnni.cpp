@@ -42,6 +42,40 @@ void tile_q4(const TileLayout& tile, const QuantizedActs& x, int64_t t0, __m256 
     }
 }
 
+// q8: VPDPBUSD multiplies unsigned by signed bytes, so each token's activations are
+// flipped to x + 128 (unsigned) and the tile's stored 128 * sum(w) per row is subtracted:
+// (x + 128) . w - 128 sum(w) = x . w exactly, the same int32 the AVX2 q8 tile computes.
+template <int T>
+void tile_q8(const TileLayout& tile, const QuantizedActs& x, int64_t t0, __m256 acc[T]) {
+    const __m256i flip = _mm256_set1_epi8(static_cast<char>(0x80));
+    const int64_t nb = x.n_blocks, row_q = nb * 32;
+    for (int64_t b = 0; b < nb; ++b) {
+        const auto* wq = reinterpret_cast<const __m256i*>(tile.q + b * 256);
+        const __m256i corr = _mm256_sub_epi32(_mm256_setzero_si256(),
+                                              _mm256_load_si256(reinterpret_cast<const __m256i*>(tile.wsum128 + b * 8)));
+        const __m256 dw = _mm256_load_ps(tile.scale + b * 8);
+        for (int j = 0; j < T; ++j) {
+            const int8_t* xq = x.q + (t0 + j) * row_q + b * 32;
+            const int64_t tb = (t0 + j) * nb + b;
+            __m256i s0 = corr, s1 = _mm256_setzero_si256();  // two chains, as in tile_q4
+            for (int g = 0; g < 8; g += 2) {
+                s0 = _mm256_dpbusd_avx_epi32(s0, _mm256_xor_si256(bcast4(xq + 4 * g), flip), _mm256_load_si256(wq + g));
+                s1 = _mm256_dpbusd_avx_epi32(s1, _mm256_xor_si256(bcast4(xq + 4 * g + 4), flip),
+                                             _mm256_load_si256(wq + g + 1));
+            }
+            acc[j] = fma_lanes(_mm256_add_epi32(s0, s1), _mm256_mul_ps(dw, _mm256_set1_ps(x.d[tb])), acc[j]);
+        }
+    }
+}
+
+template <int T>
+void pass_q8(const TileLayout& tile, const QuantizedActs& x, int64_t t0, int64_t r0, int64_t rows, float* y) {
+    __m256 acc[T];
+    for (int j = 0; j < T; ++j) acc[j] = _mm256_setzero_ps();
+    tile_q8<T>(tile, x, t0, acc);
+    store_tile(acc, T, t0, r0, rows, y);
+}
+
 template <int T>
 void pass(const TileLayout& tile, const QuantizedActs& x, int64_t t0, int64_t r0, int64_t rows, float* y) {
     __m256 acc[T];
@@ -84,6 +118,16 @@ void tile_pass_q4_vnni(const TileLayout& tile, const QuantizedActs& x, int64_t t
         case 3: return pass<3>(tile, x, t0, r0, rows, y);
         case 2: return pass<2>(tile, x, t0, r0, rows, y);
         default: return pass<1>(tile, x, t0, r0, rows, y);
+    }
+}
+
+void tile_pass_q8_vnni(const TileLayout& tile, const QuantizedActs& x, int64_t t0, int n, int64_t r0, int64_t rows,
+                       float* y) {
+    switch (n) {
+        case 4: return pass_q8<4>(tile, x, t0, r0, rows, y);
+        case 3: return pass_q8<3>(tile, x, t0, r0, rows, y);
+        case 2: return pass_q8<2>(tile, x, t0, r0, rows, y);
+        default: return pass_q8<1>(tile, x, t0, r0, rows, y);
     }
 }
 

@@ -32,7 +32,7 @@ const float* dequantize_acts(const QuantizedActs& a, int64_t n_tokens, int64_t c
 // y[t, r] = sum_c W[r, c] * x[t, c] with int8 activations (per-32-block scales), for
 // w.dtype Q4 or Q8; OpenMP over output rows, static: each y element comes from one thread
 // in a fixed order, so results do not depend on the thread count. avx_vnni: use the
-// AVX-VNNI q4 tile for n_tokens > 1 (only if cpu_features().avx_vnni; same results).
+// AVX-VNNI q4 and q8 tiles for n_tokens > 1 (only if cpu_features().avx_vnni; same results).
 void matmul_quant(const MatrixView& w, const QuantizedActs& x, float* y, int64_t n_tokens, bool avx_vnni);
 
 // Whether the table uses AVX-VNNI: the CPU has it and EMBER_AVX_VNNI is not "0".
