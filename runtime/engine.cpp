@@ -43,8 +43,8 @@ const char* finish_reason_name(FinishReason r) {
 
 namespace {
 
-KvCacheShape kv_shape(const ModelConfig& c, int block_tokens) {
-    return {int(c.n_layers), int(c.n_kv_heads), int(c.head_dim), block_tokens};
+KvCacheShape kv_shape(const ModelConfig& c, int block_tokens, DType kv_type) {
+    return {int(c.n_layers), int(c.n_kv_heads), int(c.head_dim), block_tokens, kv_type};
 }
 
 int32_t blocks_for(int64_t tokens, int block_tokens) {
@@ -71,7 +71,7 @@ const EngineOptions& checked(const EngineOptions& o, const ModelConfig& c) {
 Engine::Engine(const Model& model, EngineOptions opts)
     : model_(model),
       opts_(checked(opts, model.config())),
-      pool_(kv_shape(model.config(), opts_.block_tokens),
+      pool_(kv_shape(model.config(), opts_.block_tokens, opts_.kv_type),
             opts_.kv_blocks > 0 ? opts_.kv_blocks : blocks_for(opts_.max_context, opts_.block_tokens)),
       graph_(model, opts_.max_context, opts_.step_tokens) {
     running_.reserve(size_t(opts_.max_running));
@@ -238,15 +238,23 @@ void Engine::schedule(StepStats& st) {
 
     while (!waiting_.empty() && budget > 0 && int64_t(running_.size()) < opts_.max_running) {
         Sequence& s = *waiting_.front();
+        // Prefix cache: full blocks of its tokens that an earlier (or its own preempted)
+        // run registered are attached, shared and read-only, instead of recomputed.
+        const int64_t cached = opts_.prefix_cache && s.kv.n_tokens() == 0 ? s.kv.attach_cached_prefix(s.tokens) : 0;
         // Only when the pool can hold all its pending tokens: a prompt admitted into the last
         // free blocks would be preempted at its next chunk, its first chunk wasted.
-        if (blocks_for(s.pending(), opts_.block_tokens) > pool_.free_blocks()) break;
+        if (blocks_for(s.pending(), opts_.block_tokens) > pool_.free_blocks()) {
+            s.kv.clear();  // do not hold cached blocks while waiting
+            break;
+        }
         const int64_t n = std::min(s.pending(), budget);
         try {
             s.kv.reserve(n);
         } catch (const KvCacheFull&) {
+            s.kv.clear();
             break;  // wait for blocks; later requests must not overtake this one
         }
+        st.cached_tokens += cached;
         running_.push_back(std::move(waiting_.front()));
         waiting_.pop_front();
         plan_.push_back({&s, n});

@@ -61,6 +61,8 @@ struct EngineOptions {
     int block_tokens = 16;       // tokens per KV block
     int64_t step_tokens = 256;   // token budget of one step (decodes + prefill chunks)
     int64_t max_running = 16;    // sequences holding KV at once (<= step_tokens)
+    DType kv_type = DType::F16;  // KV cache storage: f16, q8 or f32
+    bool prefix_cache = true;    // attach cached blocks of a new request's prompt (runtime/kv_cache.h)
 };
 
 // What one step did.
@@ -70,6 +72,7 @@ struct StepStats {
     int n_finished = 0;          // requests that ended in this step (cancellations included)
     int n_preempted = 0;         // sequences whose blocks were taken back
     int n_admitted = 0;          // waiting requests that started (or restarted) prefill
+    int64_t cached_tokens = 0;   // prompt tokens of admitted requests found in the prefix cache (not computed)
 };
 
 class Engine {

@@ -129,6 +129,7 @@ EngineOptions small_options() {
     o.kv_blocks = 160;
     o.step_tokens = 40;  // < the sum of the prompts: chunked prefill across steps
     o.max_running = 16;
+    o.kv_type = DType::F32;  // run_alone's pool is f32: exact comparisons
     return o;
 }
 
@@ -317,4 +318,41 @@ TEST_CASE("on_finish receives the result; submit rejects bad requests with clear
     bad.max_context = 4096;
     CHECK_THROWS_WITH_AS(Engine(*model, bad), doctest::Contains("exceeds the model's maximum"),
                          std::invalid_argument);
+}
+
+TEST_CASE("a request repeating an earlier prompt's prefix attaches its cached blocks and gets the same tokens") {
+    auto model = tiny_engine_model();
+    for (DType kv : {DType::F32, DType::F16}) {
+        CAPTURE(dtype_name(kv));
+        const std::vector<int32_t> shared = random_tokens(40, 77);  // 2 full blocks of 16 + 8
+        Request a;
+        a.prompt = shared;
+        a.max_new_tokens = 6;
+        a.sampling = greedy();
+        Request b = a;
+        const std::vector<int32_t> tail = random_tokens(10, 78);
+        b.prompt.insert(b.prompt.end(), tail.begin(), tail.end());
+
+        // With the prefix cache, and without it (recomputing everything): same tokens.
+        std::vector<int32_t> outputs[2];
+        for (int cache = 0; cache < 2; ++cache) {
+            EngineOptions opts = small_options();
+            opts.kv_type = kv;
+            opts.prefix_cache = cache == 1;
+            Engine engine(*model, opts);
+            const RequestId ia = engine.submit(a);
+            engine.run_until_idle();
+            const RequestId ib = engine.submit(b);
+            int64_t cached = 0;
+            while (!engine.idle()) cached += engine.step().cached_tokens;
+            CHECK(cached == (cache == 1 ? 32 : 0));  // A's two full prompt blocks
+            CHECK(engine.take_result(ia).has_value());
+            auto rb = engine.take_result(ib);
+            REQUIRE(rb.has_value());
+            outputs[cache] = rb->tokens;
+            CHECK(engine.pool().free_blocks() == engine.pool().n_blocks());  // every reference returned
+        }
+        CHECK(outputs[0] == outputs[1]);
+        if (kv == DType::F32) CHECK(outputs[1] == run_alone(*model, b));
+    }
 }
