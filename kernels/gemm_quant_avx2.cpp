@@ -9,6 +9,8 @@
 // is exact; it is scaled by d_w * d_x and accumulated in f32, like the decode kernels.
 // On this design the AVX2 bound is the multiply unit: maddubs + madd per 32 MACs.
 #include "kernels/gemm_quant_avx2.h"
+
+#include <cstdlib>
 #include "kernels/interleaved8.h"
 #include "kernels/quant.h"
 #include "kernels/scratch.h"
@@ -19,6 +21,10 @@ namespace ember::avx2 {
 namespace {
 
 constexpr int64_t kParallelMinMacs = 32768;  // below this a matmul stays on one thread
+
+// Batches up to this many tokens (batched decode of a few sequences) run the single-token
+// group kernels on interleaved weights instead of packing GEMM tiles.
+constexpr int64_t kSmallBatchTokens = 8;
 
 constexpr int kTokensPerPass = 4;   // tokens sharing each weight load
 constexpr int kTilesPerChunk = 4;   // 32 rows share each pass over a token group's activations
@@ -283,8 +289,12 @@ void gemm(const MatrixView& w, const QuantizedActs& x, float* y, int64_t n_token
 }  // namespace
 
 void matmul_quant(const MatrixView& w, const QuantizedActs& x, float* y, int64_t n_tokens, bool avx_vnni) {
+    const char* env = std::getenv("EMBER_SMALL_BATCH");
+    const int64_t small = env ? std::atoll(env) : kSmallBatchTokens;
     if (n_tokens == 1)
         matvec_quant(w, x, y, avx_vnni);
+    else if (w.layout == WeightLayout::kInterleaved8 && n_tokens <= small)
+        matvec_quant_tokens(w, x, y, n_tokens, avx_vnni);
     else
         gemm(w, x, y, n_tokens, avx_vnni);
 }

@@ -30,6 +30,11 @@ struct TileLayout {
 // q4 kInterleaved8 matrices (only if cpu_features().avx_vnni; same results).
 void matvec_quant(const MatrixView& w, const QuantizedActs& x, float* y, bool avx_vnni);
 
+// A kInterleaved8 matrix times a few tokens (batched decode), y [n_tokens, rows], by the
+// single-token group kernels with each group's weights reused from L1: no tile packing,
+// and each token's result equals its single-token matvec exactly.
+void matvec_quant_tokens(const MatrixView& w, const QuantizedActs& x, float* y, int64_t n_tokens, bool avx_vnni);
+
 // One 8-row group of a q4 kInterleaved8 matrix times one token, y8[8], with VPDPBUSD
 // (gemm_quant_vnni.cpp). Integer block dots are exact, so it equals the AVX2 version.
 void matvec_q4i_group_vnni(const uint8_t* group, const QuantizedActs& x, float* y8);

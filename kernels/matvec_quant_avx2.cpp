@@ -187,27 +187,41 @@ void matvec_q8i_group(const uint8_t* group, const QuantizedActs& x, float* y8) {
     _mm256_storeu_ps(y8, acc);
 }
 
-// A kInterleaved8 matrix: groups of 8 rows split statically over the threads (each
-// thread streams one contiguous range), then the file-layout rows after the last group.
-void matvec_interleaved(const MatrixView& w, const QuantizedActs& x, float* y, bool avx_vnni) {
+// Token t's activations as a one-token QuantizedActs.
+QuantizedActs token_acts(const QuantizedActs& x, int64_t t) {
+    return {x.q + t * x.n_blocks * 32, x.d + t * x.n_blocks, x.sum + t * x.n_blocks, x.n_blocks};
+}
+
+// A kInterleaved8 matrix times n_tokens tokens, y [n_tokens, rows]: groups of 8 rows split
+// statically over the threads (each thread streams one contiguous range); each group's
+// bytes (a few KB) are read from memory once and from L1 for every further token. Then
+// the file-layout rows after the last group. Each token gets exactly the single-token
+// arithmetic, so a batched decode step equals each sequence's own step bit for bit.
+void matvec_interleaved(const MatrixView& w, const QuantizedActs& x, float* y, int64_t n_tokens, bool avx_vnni) {
     const int64_t n_groups = w.rows / il8::kGroupRows, group_bytes = il8::kGroupRows * w.row_bytes;
     const auto* base = static_cast<const uint8_t*>(w.data);
     const bool q4 = w.dtype == DType::Q4;
-#pragma omp parallel for schedule(static) if (w.rows * w.cols > kParallelMinMacs)
+#pragma omp parallel for schedule(static) if (w.rows * w.cols * n_tokens > kParallelMinMacs)
     for (int64_t g = 0; g < n_groups; ++g) {
         const uint8_t* group = base + g * group_bytes;
-        float* y8 = y + g * il8::kGroupRows;
-        if (!q4)
-            matvec_q8i_group(group, x, y8);
-        else if (avx_vnni)
-            matvec_q4i_group_vnni(group, x, y8);
-        else
-            matvec_q4i_group(group, x, y8);
+        for (int64_t t = 0; t < n_tokens; ++t) {
+            const QuantizedActs xt = token_acts(x, t);
+            float* y8 = y + t * w.rows + g * il8::kGroupRows;
+            if (!q4)
+                matvec_q8i_group(group, xt, y8);
+            else if (avx_vnni)
+                matvec_q4i_group_vnni(group, xt, y8);
+            else
+                matvec_q4i_group(group, xt, y8);
+        }
     }
-    for (int64_t r = n_groups * il8::kGroupRows; r < w.rows; ++r) {
-        const uint8_t* row = base + r * w.row_bytes;
-        y[r] = q4 ? matvec_q4_row(reinterpret_cast<const BlockQ4*>(row), x)
-                  : matvec_q8_row(reinterpret_cast<const BlockQ8*>(row), x);
+    for (int64_t t = 0; t < n_tokens; ++t) {
+        const QuantizedActs xt = token_acts(x, t);
+        for (int64_t r = n_groups * il8::kGroupRows; r < w.rows; ++r) {
+            const uint8_t* row = base + r * w.row_bytes;
+            y[t * w.rows + r] = q4 ? matvec_q4_row(reinterpret_cast<const BlockQ4*>(row), xt)
+                                   : matvec_q8_row(reinterpret_cast<const BlockQ8*>(row), xt);
+        }
     }
 }
 
@@ -215,11 +229,15 @@ void matvec_interleaved(const MatrixView& w, const QuantizedActs& x, float* y, b
 
 void matvec_quant(const MatrixView& w, const QuantizedActs& x, float* y, bool avx_vnni) {
     if (w.layout == WeightLayout::kInterleaved8)
-        matvec_interleaved(w, x, y, avx_vnni);
+        matvec_interleaved(w, x, y, 1, avx_vnni);
     else if (w.dtype == DType::Q4)
         matvec<BlockQ4>(w, x, y, matvec_q4_4rows, matvec_q4_row);
     else
         matvec<BlockQ8>(w, x, y, matvec_q8_4rows, matvec_q8_row);
+}
+
+void matvec_quant_tokens(const MatrixView& w, const QuantizedActs& x, float* y, int64_t n_tokens, bool avx_vnni) {
+    matvec_interleaved(w, x, y, n_tokens, avx_vnni);
 }
 
 }  // namespace ember::avx2

@@ -253,9 +253,20 @@ TEST_CASE("every batched matmul path matches double precision on odd and real sh
                     CHECK_MESSAGE(run(kAvx2Repacked, m, x, n) == run(kAvx2RepackedVnni, m, x, n),
                                   "repacked avx-vnni differs: " << what);
                     // Prefill tiles read both layouts: the same bytes must give the same sums.
-                    if (n > 1)
+                    if (n > 8)
                         CHECK_MESSAGE(run(kAvx2Repacked, m, x, n) == run(kAvx2Int8, m, x, n),
                                       "repacked prefill differs from the file layout: " << what);
+                    // A few tokens (batched decode) run the single-token kernel per token:
+                    // each row of the result equals that token's own matvec bit for bit.
+                    if (n > 1 && n <= 8 && c.rows >= 8) {  // fewer rows: not repacked, the tile GEMM
+                        const std::vector<float> batch = run(kAvx2Repacked, m, x, n);
+                        for (int64_t t = 0; t < n; ++t) {
+                            const std::vector<float> xt(x.begin() + t * c.cols, x.begin() + (t + 1) * c.cols);
+                            const std::vector<float> one = run(kAvx2Repacked, m, xt, 1);
+                            CHECK_MESSAGE(std::equal(one.begin(), one.begin() + c.rows, batch.begin() + t * c.rows),
+                                          "batched decode row differs from its single-token matvec: " << what);
+                        }
+                    }
                 }
                 if (n >= 5) {
                     check_path(kOnednnF32, Bound::kOnednnF32, m, x, n, what);
