@@ -74,7 +74,8 @@ struct KernelTable {
     // One query head against the first n_ctx tokens of a paged K/V head (any kv.dtype):
     //   out[head_dim] = softmax(q . K[t] * scale for t < n_ctx) @ V
     // with K and V as their stored values decoded to f32 (f16 widened, q8 = scale * q).
-    // scratch: [n_ctx] floats.
+    // scratch: [n_ctx] floats. head_dim <= 1024 (decoded rows go through a stack buffer;
+    // KvBlockPool enforces it).
     void (*attention)(const float* q, const PagedKvHead& kv, int64_t n_ctx, int head_dim, float scale,
                       float* scratch, float* out);
 
