@@ -75,17 +75,13 @@ void LlamaGraph::forward_chunk(std::span<const int32_t> tokens, SequenceKv& seq,
     k_.matmul(w.lm_head, &xn_[size_t(first * H)], logits, n_out);
 }
 
-// LlamaAttention / Qwen2Attention with the residual: x += o_proj(attn(input_layernorm(x))).
-void LlamaGraph::attention_block(const LayerWeights& L, int layer, int64_t T, int64_t pos0, SequenceKv& seq) {
-    const int64_t H = cfg_.hidden_size, hd = cfg_.head_dim;
-    const int nh = int(cfg_.n_heads), nkv = int(cfg_.n_kv_heads), half = int(hd / 2);
-    const int64_t qdim = nh * hd, kvdim = nkv * hd;
-    const float eps = float(cfg_.rms_eps);
-
-    // xn = input_layernorm(x)                                         [T, H]
-    for (int64_t t = 0; t < T; ++t) k_.rmsnorm(&x_[size_t(t * H)], L.attn_norm, &xn_[size_t(t * H)], H, eps);
-
-    // q = q_proj(xn) [T, nh*hd];  k = k_proj(xn), v = v_proj(xn) [T, nkv*hd]  (+ bias: Qwen2)
+// xn = input_layernorm(x) [T, H]; q = q_proj(xn) [T, nh*hd]; k = k_proj(xn), v = v_proj(xn)
+// [T, nkv*hd] (+ bias: Qwen2). Shared by forward() and forward_batch(): rows are tokens,
+// whichever sequences they belong to.
+void LlamaGraph::project_qkv(const LayerWeights& L, int64_t T) {
+    const int64_t H = cfg_.hidden_size, qdim = cfg_.n_heads * cfg_.head_dim, kvdim = cfg_.n_kv_heads * cfg_.head_dim;
+    for (int64_t t = 0; t < T; ++t)
+        k_.rmsnorm(&x_[size_t(t * H)], L.attn_norm, &xn_[size_t(t * H)], H, float(cfg_.rms_eps));
     k_.matmul(L.q_proj, xn_.data(), q_.data(), T);
     k_.matmul(L.k_proj, xn_.data(), k_new_.data(), T);
     k_.matmul(L.v_proj, xn_.data(), v_new_.data(), T);
@@ -96,6 +92,15 @@ void LlamaGraph::attention_block(const LayerWeights& L, int layer, int64_t T, in
             for (int64_t i = 0; i < kvdim; ++i) v_new_[size_t(t * kvdim + i)] += L.v_bias[i];
         }
     }
+}
+
+// LlamaAttention / Qwen2Attention with the residual: x += o_proj(attn(input_layernorm(x))).
+void LlamaGraph::attention_block(const LayerWeights& L, int layer, int64_t T, int64_t pos0, SequenceKv& seq) {
+    const int64_t H = cfg_.hidden_size, hd = cfg_.head_dim;
+    const int nh = int(cfg_.n_heads), nkv = int(cfg_.n_kv_heads), half = int(hd / 2);
+    const int64_t qdim = nh * hd, kvdim = nkv * hd;
+
+    project_qkv(L, T);
 
     // q, k = apply_rotary_pos_emb(q, k, cos, sin); past_key_value.update(k, v)
     for (int64_t t = 0; t < T; ++t) {

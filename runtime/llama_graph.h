@@ -61,6 +61,7 @@ private:
     void batched_attention_block(const LayerWeights& L, int layer, std::span<const BatchPiece> pieces, int64_t T);
 
     void forward_chunk(std::span<const int32_t> tokens, SequenceKv& seq, float* logits, bool all_logits);
+    void project_qkv(const LayerWeights& L, int64_t T);
     void attention_block(const LayerWeights& L, int layer, int64_t T, int64_t pos0, SequenceKv& seq);
     void feed_forward_block(const LayerWeights& L, int64_t T);
 

@@ -129,22 +129,9 @@ void LlamaGraph::batched_attention_block(const LayerWeights& L, int layer, std::
     const int64_t H = cfg_.hidden_size, hd = cfg_.head_dim;
     const int nh = int(cfg_.n_heads), nkv = int(cfg_.n_kv_heads), half = int(hd / 2);
     const int64_t qdim = nh * hd, kvdim = nkv * hd;
-    const float eps = float(cfg_.rms_eps);
-
-    // xn = input_layernorm(x)                                         [T, H]
-    for (int64_t t = 0; t < T; ++t) k_.rmsnorm(&x_[size_t(t * H)], L.attn_norm, &xn_[size_t(t * H)], H, eps);
 
     // q [T, nh*hd], k, v [T, nkv*hd]: one matmul each for every sequence's rows.
-    k_.matmul(L.q_proj, xn_.data(), q_.data(), T);
-    k_.matmul(L.k_proj, xn_.data(), k_new_.data(), T);
-    k_.matmul(L.v_proj, xn_.data(), v_new_.data(), T);
-    if (L.q_bias) {
-        for (int64_t t = 0; t < T; ++t) {
-            for (int64_t i = 0; i < qdim; ++i) q_[size_t(t * qdim + i)] += L.q_bias[i];
-            for (int64_t i = 0; i < kvdim; ++i) k_new_[size_t(t * kvdim + i)] += L.k_bias[i];
-            for (int64_t i = 0; i < kvdim; ++i) v_new_[size_t(t * kvdim + i)] += L.v_bias[i];
-        }
-    }
+    project_qkv(L, T);
 
     // RoPE at each row's position; K/V into the row's own sequence (same ops as forward()).
     for (int64_t t = 0; t < T; ++t) {
