@@ -289,8 +289,11 @@ void gemm(const MatrixView& w, const QuantizedActs& x, float* y, int64_t n_token
 }  // namespace
 
 void matmul_quant(const MatrixView& w, const QuantizedActs& x, float* y, int64_t n_tokens, bool avx_vnni) {
-    const char* env = std::getenv("EMBER_SMALL_BATCH");
-    const int64_t small = env ? std::atoll(env) : kSmallBatchTokens;
+    // Read once: this runs for every matmul of every forward.
+    static const int64_t small = [] {
+        const char* env = std::getenv("EMBER_SMALL_BATCH");
+        return env ? int64_t(std::atoll(env)) : kSmallBatchTokens;
+    }();
     if (n_tokens == 1)
         matvec_quant(w, x, y, avx_vnni);
     else if (w.layout == WeightLayout::kInterleaved8 && n_tokens <= small)

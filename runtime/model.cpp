@@ -259,7 +259,9 @@ bool Model::is_eos(int32_t id) const {
 
 void matrix_row_to_f32(const MatrixView& m, int64_t row, float* out) {
     if (m.layout == WeightLayout::kInterleaved8) {  // repacked for the kernels: gather the row
-        std::vector<uint8_t> bytes(static_cast<size_t>(m.row_bytes));
+        // Per thread and reused: this is the embedding lookup of every token (tied lm_head).
+        thread_local std::vector<uint8_t> bytes;
+        bytes.resize(static_cast<size_t>(m.row_bytes));
         il8::copy_row(m, row, bytes.data());
         if (m.dtype == DType::Q4)
             dequantize_row_q4_ref(reinterpret_cast<const BlockQ4*>(bytes.data()), out, m.cols);
