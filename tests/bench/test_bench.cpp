@@ -17,31 +17,13 @@
 #include "runtime/memory_stats.h"
 #include "runtime/perplexity.h"
 #include "runtime/synthetic_model.h"
+#include "tests/tiny_qwen2_config.h"
 
 using namespace ember;
 
 namespace {
 
-// Not a multiple of 32 anywhere (padded quant blocks), GQA 4/2, q/k/v biases.
-ModelConfig tiny_config() {
-    ModelConfig c;
-    c.arch = "qwen2";
-    c.vocab_size = 300;
-    c.hidden_size = 80;
-    c.intermediate_size = 200;
-    c.n_layers = 3;
-    c.n_heads = 4;
-    c.n_kv_heads = 2;
-    c.head_dim = 20;
-    c.max_position = 256;
-    c.rms_eps = 1e-6;
-    c.rope_theta = 10000.0;
-    c.qkv_bias = true;
-    c.tie_embeddings = true;
-    c.bos_token_id = 1;
-    c.eos_token_ids = {2};
-    return c;
-}
+ModelConfig tiny_config() { return test::tiny_qwen2_config(256); }
 
 // Last-position logits of `tokens` on a fresh sequence.
 std::vector<float> last_logits(const Model& m, const std::vector<int32_t>& tokens) {

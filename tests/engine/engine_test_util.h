@@ -8,29 +8,12 @@
 #include "kernels/kernels.h"
 #include "runtime/model.h"
 #include "runtime/model_config.h"
+#include "tests/tiny_qwen2_config.h"
 
 namespace ember::test {
 
-// Odd sizes (padded quant blocks), GQA 4/2, q/k/v biases, tied embeddings: the Qwen2 path.
-inline ModelConfig tiny_engine_config() {
-    ModelConfig c;
-    c.arch = "qwen2";
-    c.vocab_size = 300;
-    c.hidden_size = 80;
-    c.intermediate_size = 200;
-    c.n_layers = 3;
-    c.n_heads = 4;
-    c.n_kv_heads = 2;
-    c.head_dim = 20;
-    c.max_position = 512;
-    c.rms_eps = 1e-6;
-    c.rope_theta = 10000.0;
-    c.qkv_bias = true;
-    c.tie_embeddings = true;
-    c.bos_token_id = 1;
-    c.eos_token_ids = {2};
-    return c;
-}
+// The shared tiny Qwen2 config (tests/tiny_qwen2_config.h) with room for longer runs.
+inline ModelConfig tiny_engine_config() { return tiny_qwen2_config(512); }
 
 // q4 matrices with a q8 embedding: the int8 kernels of the default quantization.
 inline std::unique_ptr<Model> tiny_engine_model(uint64_t seed = 7) {

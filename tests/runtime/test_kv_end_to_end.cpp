@@ -10,29 +10,21 @@
 #include "runtime/kv_cache.h"
 #include "runtime/llama_graph.h"
 #include "runtime/model.h"
+#include "tests/tiny_qwen2_config.h"
 
 using namespace ember;
 
 namespace {
 
-// Qwen2-like, head_dim 64 (the Qwen2.5-0.5B head size), GQA 4/2, q/k/v biases.
+// The shared tiny Qwen2 config, at head_dim 64 (the Qwen2.5-0.5B head size) and longer.
 ModelConfig small_config() {
-    ModelConfig c;
-    c.arch = "qwen2";
+    ModelConfig c = test::tiny_qwen2_config(2048);
     c.vocab_size = 512;
     c.hidden_size = 256;
     c.intermediate_size = 512;
     c.n_layers = 2;
-    c.n_heads = 4;
-    c.n_kv_heads = 2;
     c.head_dim = 64;
-    c.max_position = 2048;
-    c.rms_eps = 1e-6;
     c.rope_theta = 1000000.0;
-    c.qkv_bias = true;
-    c.tie_embeddings = true;
-    c.bos_token_id = 1;
-    c.eos_token_ids = {2};
     return c;
 }
 
