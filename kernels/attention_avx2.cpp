@@ -131,53 +131,55 @@ const float* rows_f32(const PagedKvHead& kv, const void* base, int64_t block, in
     return buf;
 }
 
-// out[head_dim] = sum_t p[t] V[t], head_dim = 8 * kVecs, out row in registers.
-template <int kVecs>
-void weighted_values_fixed(const PagedKvHead& kv, int64_t n_ctx, const float* p, float* buf, float* out) {
-    constexpr int head_dim = 8 * kVecs;
+// Walks tokens [0, n_ctx) of K or V (`base` = kv.k or kv.v) through the block table in
+// chunks of rows as f32: fn(rows [n, head_dim], first token t, n). The one loop over blocks
+// that scores and weighted values share.
+template <class Fn>
+void for_each_row_chunk(const PagedKvHead& kv, const void* base, int64_t n_ctx, int head_dim, float* buf, Fn&& fn) {
     const int pass = rows_per_pass(head_dim);
-    __m256 acc[kVecs];
-    for (int v = 0; v < kVecs; ++v) acc[v] = _mm256_setzero_ps();
     for (int64_t t0 = 0; t0 < n_ctx; t0 += kv.block_tokens) {
         const int64_t block = kv.block_table[t0 / kv.block_tokens];
         const int n_block = int(min_i64(kv.block_tokens, n_ctx - t0));
         for (int r0 = 0; r0 < n_block; r0 += pass) {
             const int n = int(min_i64(pass, n_block - r0));
-            const float* vb = rows_f32(kv, kv.v, block, r0, n, head_dim, buf);
-            for (int64_t i = 0; i < n; ++i) {
-                const __m256 pt = _mm256_set1_ps(p[t0 + r0 + i]);
-                for (int v = 0; v < kVecs; ++v)
-                    acc[v] = _mm256_fmadd_ps(pt, _mm256_loadu_ps(vb + i * head_dim + 8 * v), acc[v]);
-            }
+            fn(rows_f32(kv, base, block, r0, n, head_dim, buf), t0 + r0, n);
         }
     }
+}
+
+// out[head_dim] = sum_t p[t] V[t], head_dim = 8 * kVecs, out row in registers.
+template <int kVecs>
+void weighted_values_fixed(const PagedKvHead& kv, int64_t n_ctx, const float* p, float* buf, float* out) {
+    constexpr int head_dim = 8 * kVecs;
+    __m256 acc[kVecs];
+    for (int v = 0; v < kVecs; ++v) acc[v] = _mm256_setzero_ps();
+    for_each_row_chunk(kv, kv.v, n_ctx, head_dim, buf, [&](const float* vb, int64_t t, int n) {
+        for (int64_t i = 0; i < n; ++i) {
+            const __m256 pt = _mm256_set1_ps(p[t + i]);
+            for (int v = 0; v < kVecs; ++v)
+                acc[v] = _mm256_fmadd_ps(pt, _mm256_loadu_ps(vb + i * head_dim + 8 * v), acc[v]);
+        }
+    });
     for (int v = 0; v < kVecs; ++v) _mm256_storeu_ps(out + 8 * v, acc[v]);
 }
 
 void weighted_values_any(const PagedKvHead& kv, int64_t n_ctx, int head_dim, const float* p, float* buf,
                          float* out) {
-    const int pass = rows_per_pass(head_dim);
     for (int d = 0; d < head_dim; ++d) out[d] = 0.0f;
-    for (int64_t t0 = 0; t0 < n_ctx; t0 += kv.block_tokens) {
-        const int64_t block = kv.block_table[t0 / kv.block_tokens];
-        const int n_block = int(min_i64(kv.block_tokens, n_ctx - t0));
-        for (int r0 = 0; r0 < n_block; r0 += pass) {
-            const int n = int(min_i64(pass, n_block - r0));
-            const float* vb = rows_f32(kv, kv.v, block, r0, n, head_dim, buf);
-            for (int64_t i = 0; i < n; ++i) {
-                const __m256 pt = _mm256_set1_ps(p[t0 + r0 + i]);
-                const float* vr = vb + i * head_dim;
-                for (int d = 0; d < head_dim; d += 8) {
-                    const int m = head_dim - d;
-                    const __m256 o = _mm256_fmadd_ps(pt, load_dims(vr, d, head_dim), load_dims(out, d, head_dim));
-                    if (m >= 8)
-                        _mm256_storeu_ps(out + d, o);
-                    else
-                        store_partial(out + d, o, m);
-                }
+    for_each_row_chunk(kv, kv.v, n_ctx, head_dim, buf, [&](const float* vb, int64_t t, int n) {
+        for (int64_t i = 0; i < n; ++i) {
+            const __m256 pt = _mm256_set1_ps(p[t + i]);
+            const float* vr = vb + i * head_dim;
+            for (int d = 0; d < head_dim; d += 8) {
+                const int m = head_dim - d;
+                const __m256 o = _mm256_fmadd_ps(pt, load_dims(vr, d, head_dim), load_dims(out, d, head_dim));
+                if (m >= 8)
+                    _mm256_storeu_ps(out + d, o);
+                else
+                    store_partial(out + d, o, m);
             }
         }
-    }
+    });
 }
 
 }  // namespace
@@ -189,22 +191,15 @@ void attention(const float* q /* [head_dim] */, const PagedKvHead& kv, int64_t n
         return;
     }
     alignas(32) float buf[kDecodeFloats];  // decoded K or V rows [rows_per_pass, head_dim]
-    const int pass = rows_per_pass(head_dim);
-    for (int64_t t0 = 0; t0 < n_ctx; t0 += kv.block_tokens) {
-        const int64_t block = kv.block_table[t0 / kv.block_tokens];
-        const int n_block = int(min_i64(kv.block_tokens, n_ctx - t0));
-        for (int r0 = 0; r0 < n_block; r0 += pass) {
-            const int n = int(min_i64(pass, n_block - r0));
-            const float* kb = rows_f32(kv, kv.k, block, r0, n, head_dim, buf);
-            float* scores = scratch + t0 + r0;
-            if (head_dim == 64)
-                block_scores_fixed<8>(q, kb, n, scale, scores);
-            else if (head_dim == 128)
-                block_scores_fixed<16>(q, kb, n, scale, scores);
-            else
-                block_scores(q, kb, n, head_dim, scale, scores);
-        }
-    }
+    for_each_row_chunk(kv, kv.k, n_ctx, head_dim, buf, [&](const float* kb, int64_t t, int n) {
+        float* scores = scratch + t;
+        if (head_dim == 64)
+            block_scores_fixed<8>(q, kb, n, scale, scores);
+        else if (head_dim == 128)
+            block_scores_fixed<16>(q, kb, n, scale, scores);
+        else
+            block_scores(q, kb, n, head_dim, scale, scores);
+    });
     softmax(scratch, n_ctx);  // scratch: attention probabilities [n_ctx]
     if (head_dim == 64)
         weighted_values_fixed<8>(kv, n_ctx, scratch, buf, out);
