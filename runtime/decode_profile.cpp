@@ -42,7 +42,7 @@ std::map<ShapeKey, std::string> weight_names(const Model& model) {
 }  // namespace
 
 DecodeProfile profile_decode(const Model& model, int64_t context, int64_t steps, int64_t max_context,
-                             uint64_t seed) {
+                             DType kv_type, uint64_t seed) {
     const ModelConfig& cfg = model.config();
     if (steps < 1) throw std::invalid_argument("--profile: need at least one decode step");
     if (context < 0 || context + steps + 1 > max_context)
@@ -52,7 +52,7 @@ DecodeProfile profile_decode(const Model& model, int64_t context, int64_t steps,
     const bool was_enabled = op_profile_enabled();
     enable_op_profile(true);  // before the graph: it keeps the table it gets
 
-    KvCacheShape shape{int(cfg.n_layers), int(cfg.n_kv_heads), int(cfg.head_dim), 16};
+    KvCacheShape shape{int(cfg.n_layers), int(cfg.n_kv_heads), int(cfg.head_dim), 16, kv_type};
     KvBlockPool pool(shape, int32_t((max_context + shape.block_tokens - 1) / shape.block_tokens));
     SequenceKv seq(pool);
     LlamaGraph graph(model, max_context);

@@ -30,9 +30,10 @@ struct DecodeProfile {
     std::vector<ProfileRow> rows;  // largest first, "graph glue" last
 };
 
-// Throws std::invalid_argument when context + steps + 1 exceeds max_context.
+// Throws std::invalid_argument when context + steps + 1 exceeds max_context. kv_type: the
+// KV cache storage the graph runs with (the bench's --kv-type).
 DecodeProfile profile_decode(const Model& model, int64_t context, int64_t steps, int64_t max_context,
-                             uint64_t seed = 1234);
+                             DType kv_type, uint64_t seed = 1234);
 
 std::string format_decode_profile(const DecodeProfile& p);
 

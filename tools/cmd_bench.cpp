@@ -202,7 +202,7 @@ int bench(BenchFlags f, CLI::App& sub) {
         o.progress = [](const std::string& s) { std::fprintf(stderr, "ember bench: %s\n", s.c_str()); };
 
     if (!any_test(f)) {  // --profile alone (-p 0 -n 0)
-        const DecodeProfile p = profile_decode(*model, f.profile_ctx, f.profile_steps, o.ctx, f.seed);
+        const DecodeProfile p = profile_decode(*model, f.profile_ctx, f.profile_steps, o.ctx, parse_kv_type(f.kv_type), f.seed);
         std::printf("%s", format_decode_profile(p).c_str());
         return 0;
     }
@@ -221,7 +221,7 @@ int bench(BenchFlags f, CLI::App& sub) {
                 (long long)kSyntheticTtft);
     }
     if (f.profile) {
-        const DecodeProfile p = profile_decode(*model, f.profile_ctx, f.profile_steps, o.ctx, f.seed);
+        const DecodeProfile p = profile_decode(*model, f.profile_ctx, f.profile_steps, o.ctx, parse_kv_type(f.kv_type), f.seed);
         // With --json the profile goes to stderr, so stdout stays one JSON document.
         std::fprintf(f.json ? stderr : stdout, "%s", format_decode_profile(p).c_str());
     }
