@@ -1,5 +1,6 @@
 #include "kernels/interleaved8.h"
 
+#include <cstddef>
 #include <cstring>
 #include <vector>
 
@@ -8,46 +9,50 @@
 namespace ember::il8 {
 
 int64_t group_block_bytes(DType dtype) { return dtype == DType::Q4 ? kQ4GroupBlockBytes : kQ8GroupBlockBytes; }
-int64_t scale_offset(int r) { return 2 * r; }
-int64_t quant_offset(DType dtype, int r) { return dtype == DType::Q4 ? 16 + 32 * (r % 4) + 16 * (r / 4) : 16 + 32 * r; }
 
 namespace {
-
-int64_t block_bytes(DType dtype) { return dtype == DType::Q4 ? int64_t(sizeof(BlockQ4)) : int64_t(sizeof(BlockQ8)); }
 
 // Both block types are a 2-byte f16 scale followed by the quant bytes.
 static_assert(offsetof(BlockQ4, q) == 2 && offsetof(BlockQ8, q) == 2, "scale first, then quants");
 
-// Moves one row's blocks between the file layout (`row`) and its slots in a group. The
-// block size is a template argument so each copy is a fixed-size move, not a call.
-template <int64_t kBlockBytes, int64_t kGroupBlockBytes>
-void row_to_group(const uint8_t* row, int64_t n_blocks, int64_t qo, int64_t so, uint8_t* group) {
+int64_t block_bytes(DType dtype) { return dtype == DType::Q4 ? int64_t(sizeof(BlockQ4)) : int64_t(sizeof(BlockQ8)); }
+
+// One group from 8 file-layout rows (nullptr: a row of weight 0). The block sizes are
+// template arguments so every copy is a fixed-size move.
+template <int64_t kBlockBytes, int64_t kGroupBlockBytes, uint8_t kZeroQuant>
+void rows_to_group(const uint8_t* const rows[kGroupRows], int64_t n_blocks, uint8_t* group) {
+    constexpr int64_t kChunks = (kBlockBytes - 2) / 4;  // 4-byte quant chunks per block
     for (int64_t b = 0; b < n_blocks; ++b) {
-        std::memcpy(group + b * kGroupBlockBytes + so, row + b * kBlockBytes, 2);
-        std::memcpy(group + b * kGroupBlockBytes + qo, row + b * kBlockBytes + 2, kBlockBytes - 2);
+        uint8_t* dst = group + b * kGroupBlockBytes;
+        for (int r = 0; r < kGroupRows; ++r) {
+            if (rows[r] == nullptr) {
+                std::memset(dst + 2 * r, 0, 2);
+                for (int64_t v = 0; v < kChunks; ++v) std::memset(dst + 16 + 32 * v + 4 * r, kZeroQuant, 4);
+                continue;
+            }
+            const uint8_t* src = rows[r] + b * kBlockBytes;
+            std::memcpy(dst + 2 * r, src, 2);
+            for (int64_t v = 0; v < kChunks; ++v) std::memcpy(dst + 16 + 32 * v + 4 * r, src + 2 + 4 * v, 4);
+        }
     }
 }
 
 template <int64_t kBlockBytes, int64_t kGroupBlockBytes>
-void group_to_row(const uint8_t* group, int64_t n_blocks, int64_t qo, int64_t so, uint8_t* row) {
+void group_to_row(const uint8_t* group, int64_t n_blocks, int r, uint8_t* row) {
+    constexpr int64_t kChunks = (kBlockBytes - 2) / 4;
     for (int64_t b = 0; b < n_blocks; ++b) {
-        std::memcpy(row + b * kBlockBytes, group + b * kGroupBlockBytes + so, 2);
-        std::memcpy(row + b * kBlockBytes + 2, group + b * kGroupBlockBytes + qo, kBlockBytes - 2);
+        const uint8_t* src = group + b * kGroupBlockBytes;
+        uint8_t* dst = row + b * kBlockBytes;
+        std::memcpy(dst, src + 2 * r, 2);
+        for (int64_t v = 0; v < kChunks; ++v) std::memcpy(dst + 2 + 4 * v, src + 16 + 32 * v + 4 * r, 4);
     }
 }
 
-void row_to_group(DType dtype, const uint8_t* row, int64_t n_blocks, int r, uint8_t* group) {
+void rows_to_group(DType dtype, const uint8_t* const rows[kGroupRows], int64_t n_blocks, uint8_t* group) {
     if (dtype == DType::Q4)
-        row_to_group<sizeof(BlockQ4), kQ4GroupBlockBytes>(row, n_blocks, quant_offset(dtype, r), scale_offset(r), group);
+        rows_to_group<sizeof(BlockQ4), kQ4GroupBlockBytes, 0x88>(rows, n_blocks, group);  // nibble 8 = weight 0
     else
-        row_to_group<sizeof(BlockQ8), kQ8GroupBlockBytes>(row, n_blocks, quant_offset(dtype, r), scale_offset(r), group);
-}
-
-void group_to_row(DType dtype, const uint8_t* group, int64_t n_blocks, int r, uint8_t* row) {
-    if (dtype == DType::Q4)
-        group_to_row<sizeof(BlockQ4), kQ4GroupBlockBytes>(group, n_blocks, quant_offset(dtype, r), scale_offset(r), row);
-    else
-        group_to_row<sizeof(BlockQ8), kQ8GroupBlockBytes>(group, n_blocks, quant_offset(dtype, r), scale_offset(r), row);
+        rows_to_group<sizeof(BlockQ8), kQ8GroupBlockBytes, 0>(rows, n_blocks, group);
 }
 
 }  // namespace
@@ -65,16 +70,17 @@ MatrixView repack(const MatrixView& w, void* out) {
     // copy of the group's 8 rows.
 #pragma omp parallel
     {
-        std::vector<uint8_t> rows(dst == src ? static_cast<size_t>(group_bytes) : 0);  // [8][row_bytes]
+        std::vector<uint8_t> copy(dst == src ? static_cast<size_t>(group_bytes) : 0);  // [8][row_bytes]
 #pragma omp for schedule(static)
         for (int64_t g = 0; g < n_groups; ++g) {
             const uint8_t* group_rows = src + g * group_bytes;
             if (dst == src) {  // in place: read from a copy
-                std::memcpy(rows.data(), group_rows, size_t(group_bytes));
-                group_rows = rows.data();
+                std::memcpy(copy.data(), group_rows, size_t(group_bytes));
+                group_rows = copy.data();
             }
-            for (int r = 0; r < kGroupRows; ++r)
-                row_to_group(w.dtype, group_rows + r * w.row_bytes, n_blocks, r, dst + g * group_bytes);
+            const uint8_t* rows[kGroupRows];
+            for (int r = 0; r < kGroupRows; ++r) rows[r] = group_rows + r * w.row_bytes;
+            rows_to_group(w.dtype, rows, n_blocks, dst + g * group_bytes);
         }
     }
     const int64_t tail = n_groups * group_bytes, total = w.rows * w.row_bytes;
@@ -85,6 +91,13 @@ MatrixView repack(const MatrixView& w, void* out) {
     return packed;
 }
 
+void pack_group(const MatrixView& w, int64_t r0, uint8_t* out) {
+    const auto* base = static_cast<const uint8_t*>(w.data);
+    const uint8_t* rows[kGroupRows];
+    for (int r = 0; r < kGroupRows; ++r) rows[r] = r0 + r < w.rows ? base + (r0 + r) * w.row_bytes : nullptr;
+    rows_to_group(w.dtype, rows, w.row_bytes / block_bytes(w.dtype), out);
+}
+
 void copy_row(const MatrixView& packed, int64_t row, void* out) {
     const auto* base = static_cast<const uint8_t*>(packed.data);
     if (row >= packed.rows / kGroupRows * kGroupRows) {  // past the last group: file layout
@@ -92,8 +105,13 @@ void copy_row(const MatrixView& packed, int64_t row, void* out) {
         return;
     }
     const int r = int(row % kGroupRows);
-    group_to_row(packed.dtype, base + (row - r) * packed.row_bytes, packed.row_bytes / block_bytes(packed.dtype), r,
-                 static_cast<uint8_t*>(out));
+    const uint8_t* group = base + (row - r) * packed.row_bytes;
+    const int64_t n_blocks = packed.row_bytes / block_bytes(packed.dtype);
+    auto* dst = static_cast<uint8_t*>(out);
+    if (packed.dtype == DType::Q4)
+        group_to_row<sizeof(BlockQ4), kQ4GroupBlockBytes>(group, n_blocks, r, dst);
+    else
+        group_to_row<sizeof(BlockQ8), kQ8GroupBlockBytes>(group, n_blocks, r, dst);
 }
 
 void unpack(const MatrixView& packed, void* out) {

@@ -59,6 +59,9 @@ inline __m256 fma_lanes(__m256i lanes, __m256 scale, __m256 acc) {
     return _mm256_fmadd_ps(_mm256_cvtepi32_ps(lanes), scale, acc);
 }
 
+// 32 bytes at p (unaligned).
+inline __m256i load32(const uint8_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
+
 // 4 bytes at p (unaligned) repeated in all 8 lanes.
 inline __m256i bcast4(const int8_t* p) {
     int32_t v;
@@ -77,6 +80,21 @@ inline void store_tile(const __m256* acc, int n, int64_t t0, int64_t r0, int64_t
         else
             store_partial(dst, acc[j], valid);
     }
+}
+
+// Runs body.template operator()<T>(acc) with T = n (1..4) on zeroed accumulators, then
+// stores them as rows [r0, r0 + 8) of tokens [t0, t0 + n) (store_tile). T is a template
+// argument so each token count gets its own fully unrolled, register-allocated loop.
+template <class Body>
+inline void tile_pass_n(int n, int64_t t0, int64_t r0, int64_t rows, float* y, Body&& body) {
+    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+    switch (n) {
+        case 4: body.template operator()<4>(acc); break;
+        case 3: body.template operator()<3>(acc); break;
+        case 2: body.template operator()<2>(acc); break;
+        default: body.template operator()<1>(acc); break;
+    }
+    store_tile(acc, n, t0, r0, rows, y);
 }
 
 // 8 f16 / bf16 values to f32.

@@ -1,0 +1,81 @@
+// The group kernels with AVX-VNNI (VPDPBUSD on YMM: u8 x s8 products summed in fours into
+// int32), the one piece of the AVX2 table that needs more than AVX2. Compiled with
+// -mavx2 -mfma -mf16c -mavxvnni; matmul_quant_avx2.cpp calls them only when cpu_features()
+// reports AVX-VNNI (Intel Alder Lake+, AMD Zen 4+), whose YMM state the AVX2 check covers.
+//
+// Same layout, loop order and arithmetic as quant_group_avx2.cpp: exact int32 block dots
+// (here without the int16 stage), then one conversion, scale and FMA per block and token,
+// so the results are identical. One fused instruction replaces maddubs + add (+ madd).
+#include "kernels/interleaved8.h"
+#include "kernels/quant_group_avx2.h"
+#include "kernels/simd_avx2.h"
+
+namespace ember::avx2 {
+
+namespace {
+
+template <int T>
+void q4_group(const uint8_t* group, const QuantizedActs& x, int64_t t0, __m256 acc[T]) {
+    const __m256i low = _mm256_set1_epi8(0x0f);
+    const int64_t nb = x.n_blocks, row_q = nb * 32;
+    for (int64_t b = 0; b < nb; ++b) {
+        const uint8_t* blk = group + b * il8::kQ4GroupBlockBytes;
+        __m256i lo[4], hi[4];
+        for (int v = 0; v < 4; ++v) {
+            const __m256i q = load32(blk + 16 + 32 * v);
+            lo[v] = _mm256_and_si256(q, low);
+            hi[v] = _mm256_and_si256(_mm256_srli_epi16(q, 4), low);
+        }
+        const __m256 dw = load_f16x8(reinterpret_cast<const uint16_t*>(blk));  // the 8 rows' scales
+        for (int j = 0; j < T; ++j) {
+            const int8_t* xq = x.q + (t0 + j) * row_q + b * 32;
+            const int64_t tb = (t0 + j) * nb + b;
+            // Two accumulation chains (low / high nibbles) halve the dependent latency;
+            // dot(n - 8, q) = dot(n, q) - 8 sum(q) starts one chain at -8 sum(q).
+            __m256i s0 = _mm256_set1_epi32(-8 * x.sum[tb]), s1 = _mm256_setzero_si256();
+            for (int v = 0; v < 4; ++v) {
+                s0 = _mm256_dpbusd_avx_epi32(s0, lo[v], bcast4(xq + 4 * v));
+                s1 = _mm256_dpbusd_avx_epi32(s1, hi[v], bcast4(xq + 16 + 4 * v));
+            }
+            acc[j] = fma_lanes(_mm256_add_epi32(s0, s1), _mm256_mul_ps(dw, _mm256_set1_ps(x.d[tb])), acc[j]);
+        }
+    }
+}
+
+// q8: |w| (unsigned, once per block) times x with w's signs moved onto it, as the AVX2
+// kernel does, with VPDPBUSD summing straight into int32.
+template <int T>
+void q8_group(const uint8_t* group, const QuantizedActs& x, int64_t t0, __m256 acc[T]) {
+    const int64_t nb = x.n_blocks, row_q = nb * 32;
+    for (int64_t b = 0; b < nb; ++b) {
+        const uint8_t* blk = group + b * il8::kQ8GroupBlockBytes;
+        __m256i aw[8];
+        for (int v = 0; v < 8; ++v) aw[v] = _mm256_abs_epi8(load32(blk + 16 + 32 * v));
+        const __m256 dw = load_f16x8(reinterpret_cast<const uint16_t*>(blk));  // the 8 rows' scales
+        for (int j = 0; j < T; ++j) {
+            const int8_t* xq = x.q + (t0 + j) * row_q + b * 32;
+            __m256i s0 = _mm256_setzero_si256(), s1 = _mm256_setzero_si256();  // two chains, as above
+            for (int v = 0; v < 8; v += 2) {
+                s0 = _mm256_dpbusd_avx_epi32(s0, aw[v], _mm256_sign_epi8(bcast4(xq + 4 * v), load32(blk + 16 + 32 * v)));
+                s1 = _mm256_dpbusd_avx_epi32(
+                    s1, aw[v + 1], _mm256_sign_epi8(bcast4(xq + 4 * v + 4), load32(blk + 16 + 32 * v + 32)));
+            }
+            const int64_t tb = (t0 + j) * nb + b;
+            acc[j] = fma_lanes(_mm256_add_epi32(s0, s1), _mm256_mul_ps(dw, _mm256_set1_ps(x.d[tb])), acc[j]);
+        }
+    }
+}
+
+}  // namespace
+
+void group_pass_q4_vnni(const uint8_t* group, const QuantizedActs& x, int64_t t0, int n, int64_t r0, int64_t rows,
+                        float* y) {
+    tile_pass_n(n, t0, r0, rows, y, [&]<int T>(__m256* acc) { q4_group<T>(group, x, t0, acc); });
+}
+
+void group_pass_q8_vnni(const uint8_t* group, const QuantizedActs& x, int64_t t0, int n, int64_t r0, int64_t rows,
+                        float* y) {
+    tile_pass_n(n, t0, r0, rows, y, [&]<int T>(__m256* acc) { q8_group<T>(group, x, t0, acc); });
+}
+
+}  // namespace ember::avx2
