@@ -63,20 +63,25 @@ inline int32_t quantize_block(const Block32& b, int8_t* q /* [32] */, float* d) 
 QuantizedActs quantize_acts(const float* x /* [n_tokens, cols] */, int64_t n_tokens, int64_t cols) {
     const int64_t nb = (cols + 31) / 32;
     const size_t q_bytes = size_t(n_tokens * nb * 32), d_bytes = size_t(n_tokens * nb) * 4;
-    auto* base = static_cast<uint8_t*>(thread_scratch(ScratchSlot::kActs, q_bytes + 2 * d_bytes + 64));
+    auto* base = static_cast<uint8_t*>(thread_scratch(ScratchSlot::kActs, 2 * q_bytes + 2 * d_bytes + 64));
     auto* q = reinterpret_cast<int8_t*>(base);
     auto* d = reinterpret_cast<float*>(base + q_bytes);
-    auto* sum = reinterpret_cast<int32_t*>(base + q_bytes + d_bytes);
+    auto* q4_offset = reinterpret_cast<int32_t*>(base + q_bytes + d_bytes);
+    auto* qu = base + q_bytes + 2 * d_bytes;
     // Cheap next to the matmul that follows (cols MACs per row vs rows*cols): one thread
     // unless there are many tokens.
 #pragma omp parallel for schedule(static) if (n_tokens >= 16)
     for (int64_t t = 0; t < n_tokens; ++t) {
         for (int64_t b = 0; b < nb; ++b) {
             const Block32 blk = load_block(x + t * cols + b * 32, min_i64(32, cols - b * 32));
-            sum[t * nb + b] = quantize_block(blk, q + (t * nb + b) * 32, &d[t * nb + b]);
+            int8_t* qb = q + (t * nb + b) * 32;
+            q4_offset[t * nb + b] = -8 * quantize_block(blk, qb, &d[t * nb + b]);
+            const __m256i flipped = _mm256_xor_si256(load32(reinterpret_cast<const uint8_t*>(qb)),
+                                                     _mm256_set1_epi8(static_cast<char>(0x80)));  // q + 128
+            _mm256_storeu_si256(reinterpret_cast<__m256i*>(qu + (t * nb + b) * 32), flipped);
         }
     }
-    return {q, d, sum, nb};
+    return {q, d, q4_offset, qu, nb};
 }
 
 const float* dequantize_acts(const QuantizedActs& a, int64_t n_tokens, int64_t cols) {

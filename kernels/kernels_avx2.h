@@ -11,12 +11,16 @@ namespace ember::avx2 {
 
 // Activations quantized to q8 blocks for int8 dot products (internal; never on disk):
 // token t, block b holds q[t*row_q + b*32 .. +32) with value d[t*n_blocks + b] * q.
-// sum[t*n_blocks + b] = sum of the block's 32 q values (q4 weights are unsigned nibbles
-// n = w/scale + 8, so dot(n - 8, q) = dot(n, q) - 8 * sum(q)).
+// Two derived forms save the kernels work per weight block:
+// - qu = q + 128 as unsigned bytes (same shape): VPDPBUSD multiplies unsigned by signed
+//   bytes, so the AVX-VNNI q8 kernel computes (q + 128) . w - 128 sum(w) = q . w;
+// - q4_offset[t*n_blocks + b] = -8 * (sum of the block's 32 q): q4 weights are unsigned
+//   nibbles n = w/scale + 8, so dot(n - 8, q) = dot(n, q) + q4_offset.
 struct QuantizedActs {
-    const int8_t* q = nullptr;    // [n_tokens, n_blocks * 32]
-    const float* d = nullptr;     // [n_tokens, n_blocks]
-    const int32_t* sum = nullptr; // [n_tokens, n_blocks]
+    const int8_t* q = nullptr;          // [n_tokens, n_blocks * 32]
+    const float* d = nullptr;           // [n_tokens, n_blocks]
+    const int32_t* q4_offset = nullptr; // [n_tokens, n_blocks]
+    const uint8_t* qu = nullptr;        // [n_tokens, n_blocks * 32]
     int64_t n_blocks = 0;
 };
 
@@ -30,9 +34,10 @@ QuantizedActs quantize_acts(const float* x, int64_t n_tokens, int64_t cols);
 const float* dequantize_acts(const QuantizedActs& a, int64_t n_tokens, int64_t cols);
 
 // y[t, r] = sum_c W[r, c] * x[t, c] with int8 activations (per-32-block scales), for
-// w.dtype Q4 or Q8; OpenMP over output rows, static: each y element comes from one thread
-// in a fixed order, so results do not depend on the thread count. avx_vnni: use the
-// AVX-VNNI q4 and q8 tiles for n_tokens > 1 (only if cpu_features().avx_vnni; same results).
+// w.dtype Q4 or Q8, any layout (kernels/matmul_quant_avx2.cpp); OpenMP over 8-row groups,
+// static: each y element comes from one thread in a fixed order, so results depend
+// neither on the thread count nor on n_tokens. avx_vnni: use the AVX-VNNI group kernels
+// (only if cpu_features().avx_vnni; same results).
 void matmul_quant(const MatrixView& w, const QuantizedActs& x, float* y, int64_t n_tokens, bool avx_vnni);
 
 // Whether the table uses AVX-VNNI: the CPU has it and EMBER_AVX_VNNI is not "0".

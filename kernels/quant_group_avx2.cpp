@@ -39,7 +39,7 @@ void q4_group(const uint8_t* group, const QuantizedActs& x, int64_t t0, __m256 a
                 s16 = _mm256_add_epi16(s16, _mm256_maddubs_epi16(hi[v], bcast4(xq + 16 + 4 * v)));
             }
             const int64_t tb = (t0 + j) * nb + b;
-            const __m256i dot = _mm256_sub_epi32(_mm256_madd_epi16(s16, ones), _mm256_set1_epi32(8 * x.sum[tb]));
+            const __m256i dot = _mm256_add_epi32(_mm256_madd_epi16(s16, ones), _mm256_set1_epi32(x.q4_offset[tb]));
             acc[j] = fma_lanes(dot, _mm256_mul_ps(dw, _mm256_set1_ps(x.d[tb])), acc[j]);
         }
     }
