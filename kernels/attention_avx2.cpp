@@ -6,7 +6,8 @@
 // row live in registers; other sizes go 8 lanes at a time through memory.
 // K/V stored as f16 or q8 are decoded to f32 a block (up to kDecodeFloats values) at a
 // time into a stack buffer (F16C / int8 widening), then run through the same f32 code,
-// so every kv type gets exactly the f32 arithmetic on its decoded values.
+// so every kv type gets exactly the f32 arithmetic on its decoded values; f16 rows of
+// head_dim 64 / 128 are widened inside the same loops instead (identical values).
 #include <cstring>
 
 #include "kernels/kernels_avx2.h"
@@ -51,30 +52,36 @@ void block_scores(const float* q, const float* k, int n, int head_dim, float sca
     }
 }
 
-// block_scores for head_dim = 8 * kVecs: q held in registers, 4 keys per step.
-template <int kVecs>
-void block_scores_fixed(const float* q, const float* k, int n, float scale, float* scores) {
+// 8 values of a K/V row at p + 8 v as f32: f32 rows as they are, f16 rows widened (the
+// same values decode_f16_row produces, so both paths give identical results).
+inline __m256 load8(const float* p, int v) { return _mm256_loadu_ps(p + 8 * v); }
+inline __m256 load8(const uint16_t* p, int v) { return load_f16x8(p + 8 * v); }
+
+// block_scores for head_dim = 8 * kVecs: q held in registers, 4 keys per step. Elem: the
+// stored element type of the rows k points at (float, or uint16_t for f16 read in place).
+template <int kVecs, class Elem>
+void block_scores_fixed(const float* q, const Elem* k, int n, float scale, float* scores) {
     constexpr int head_dim = 8 * kVecs;
     __m256 qv[kVecs];
     for (int v = 0; v < kVecs; ++v) qv[v] = _mm256_loadu_ps(q + 8 * v);
     int i = 0;
     for (; i + 4 <= n; i += 4) {
-        const float* k0 = k + int64_t(i) * head_dim;
-        __m256 a0 = _mm256_mul_ps(qv[0], _mm256_loadu_ps(k0)), a1 = _mm256_mul_ps(qv[0], _mm256_loadu_ps(k0 + head_dim));
-        __m256 a2 = _mm256_mul_ps(qv[0], _mm256_loadu_ps(k0 + 2 * head_dim));
-        __m256 a3 = _mm256_mul_ps(qv[0], _mm256_loadu_ps(k0 + 3 * head_dim));
+        const Elem* k0 = k + int64_t(i) * head_dim;
+        __m256 a0 = _mm256_mul_ps(qv[0], load8(k0, 0)), a1 = _mm256_mul_ps(qv[0], load8(k0 + head_dim, 0));
+        __m256 a2 = _mm256_mul_ps(qv[0], load8(k0 + 2 * head_dim, 0));
+        __m256 a3 = _mm256_mul_ps(qv[0], load8(k0 + 3 * head_dim, 0));
         for (int v = 1; v < kVecs; ++v) {
-            a0 = _mm256_fmadd_ps(qv[v], _mm256_loadu_ps(k0 + 8 * v), a0);
-            a1 = _mm256_fmadd_ps(qv[v], _mm256_loadu_ps(k0 + head_dim + 8 * v), a1);
-            a2 = _mm256_fmadd_ps(qv[v], _mm256_loadu_ps(k0 + 2 * head_dim + 8 * v), a2);
-            a3 = _mm256_fmadd_ps(qv[v], _mm256_loadu_ps(k0 + 3 * head_dim + 8 * v), a3);
+            a0 = _mm256_fmadd_ps(qv[v], load8(k0, v), a0);
+            a1 = _mm256_fmadd_ps(qv[v], load8(k0 + head_dim, v), a1);
+            a2 = _mm256_fmadd_ps(qv[v], load8(k0 + 2 * head_dim, v), a2);
+            a3 = _mm256_fmadd_ps(qv[v], load8(k0 + 3 * head_dim, v), a3);
         }
         _mm_storeu_ps(scores + i, _mm_mul_ps(hsum4(a0, a1, a2, a3), _mm_set1_ps(scale)));
     }
     for (; i < n; ++i) {
-        const float* kr = k + int64_t(i) * head_dim;
-        __m256 a = _mm256_mul_ps(qv[0], _mm256_loadu_ps(kr));
-        for (int v = 1; v < kVecs; ++v) a = _mm256_fmadd_ps(qv[v], _mm256_loadu_ps(kr + 8 * v), a);
+        const Elem* kr = k + int64_t(i) * head_dim;
+        __m256 a = _mm256_mul_ps(qv[0], load8(kr, 0));
+        for (int v = 1; v < kVecs; ++v) a = _mm256_fmadd_ps(qv[v], load8(kr, v), a);
         scores[i] = hsum(a) * scale;
     }
 }
@@ -147,19 +154,46 @@ void for_each_row_chunk(const PagedKvHead& kv, const void* base, int64_t n_ctx, 
     }
 }
 
+// acc[kVecs] += sum_i p[i] V[i] over n rows of head_dim = 8 * kVecs.
+template <int kVecs, class Elem>
+inline void accumulate_rows(const Elem* vb, const float* p, int n, __m256* acc) {
+    for (int64_t i = 0; i < n; ++i) {
+        const __m256 pt = _mm256_set1_ps(p[i]);
+        for (int v = 0; v < kVecs; ++v) acc[v] = _mm256_fmadd_ps(pt, load8(vb + i * 8 * kVecs, v), acc[v]);
+    }
+}
+
+// f16 K/V with rows packed back to back (row_bytes = 2 * head_dim) are read in place by
+// the fixed head_dim kernels: F16C widening inside the dot products instead of a pass
+// through the decode buffer (the f16 KV cache's cost in prefill halves).
+inline bool f16_in_place(const PagedKvHead& kv, int head_dim) {
+    return kv.dtype == DType::F16 && kv.row_bytes == int64_t(head_dim) * 2;
+}
+
+// Walks tokens [0, n_ctx) of f16 K or V block by block: fn(rows [n, head_dim] f16, first token t, n).
+template <class Fn>
+void for_each_f16_block(const PagedKvHead& kv, const void* base, int64_t n_ctx, Fn&& fn) {
+    for (int64_t t0 = 0; t0 < n_ctx; t0 += kv.block_tokens) {
+        const int64_t block = kv.block_table[t0 / kv.block_tokens];
+        const auto* rows = reinterpret_cast<const uint16_t*>(static_cast<const uint8_t*>(base) + block * kv.block_stride);
+        fn(rows, t0, int(min_i64(kv.block_tokens, n_ctx - t0)));
+    }
+}
+
 // out[head_dim] = sum_t p[t] V[t], head_dim = 8 * kVecs, out row in registers.
 template <int kVecs>
 void weighted_values_fixed(const PagedKvHead& kv, int64_t n_ctx, const float* p, float* buf, float* out) {
-    constexpr int head_dim = 8 * kVecs;
     __m256 acc[kVecs];
     for (int v = 0; v < kVecs; ++v) acc[v] = _mm256_setzero_ps();
-    for_each_row_chunk(kv, kv.v, n_ctx, head_dim, buf, [&](const float* vb, int64_t t, int n) {
-        for (int64_t i = 0; i < n; ++i) {
-            const __m256 pt = _mm256_set1_ps(p[t + i]);
-            for (int v = 0; v < kVecs; ++v)
-                acc[v] = _mm256_fmadd_ps(pt, _mm256_loadu_ps(vb + i * head_dim + 8 * v), acc[v]);
-        }
-    });
+    if (f16_in_place(kv, 8 * kVecs)) {
+        for_each_f16_block(kv, kv.v, n_ctx, [&](const uint16_t* vb, int64_t t, int n) {
+            accumulate_rows<kVecs>(vb, p + t, n, acc);
+        });
+    } else {
+        for_each_row_chunk(kv, kv.v, n_ctx, 8 * kVecs, buf, [&](const float* vb, int64_t t, int n) {
+            accumulate_rows<kVecs>(vb, p + t, n, acc);
+        });
+    }
     for (int v = 0; v < kVecs; ++v) _mm256_storeu_ps(out + 8 * v, acc[v]);
 }
 
@@ -191,15 +225,23 @@ void attention(const float* q /* [head_dim] */, const PagedKvHead& kv, int64_t n
         return;
     }
     alignas(32) float buf[kDecodeFloats];  // decoded K or V rows [rows_per_pass, head_dim]
-    for_each_row_chunk(kv, kv.k, n_ctx, head_dim, buf, [&](const float* kb, int64_t t, int n) {
-        float* scores = scratch + t;
-        if (head_dim == 64)
-            block_scores_fixed<8>(q, kb, n, scale, scores);
-        else if (head_dim == 128)
-            block_scores_fixed<16>(q, kb, n, scale, scores);
-        else
-            block_scores(q, kb, n, head_dim, scale, scores);
-    });
+    if ((head_dim == 64 || head_dim == 128) && f16_in_place(kv, head_dim)) {
+        for_each_f16_block(kv, kv.k, n_ctx, [&](const uint16_t* kb, int64_t t, int n) {
+            if (head_dim == 64)
+                block_scores_fixed<8>(q, kb, n, scale, scratch + t);
+            else
+                block_scores_fixed<16>(q, kb, n, scale, scratch + t);
+        });
+    } else {
+        for_each_row_chunk(kv, kv.k, n_ctx, head_dim, buf, [&](const float* kb, int64_t t, int n) {
+            if (head_dim == 64)
+                block_scores_fixed<8>(q, kb, n, scale, scratch + t);
+            else if (head_dim == 128)
+                block_scores_fixed<16>(q, kb, n, scale, scratch + t);
+            else
+                block_scores(q, kb, n, head_dim, scale, scratch + t);
+        });
+    }
     softmax(scratch, n_ctx);  // scratch: attention probabilities [n_ctx]
     if (head_dim == 64)
         weighted_values_fixed<8>(kv, n_ctx, scratch, buf, out);
