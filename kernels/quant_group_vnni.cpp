@@ -16,16 +16,11 @@ namespace {
 
 template <int T>
 void q4_group(const uint8_t* group, const QuantizedActs& x, int64_t t0, __m256 acc[T]) {
-    const __m256i low = _mm256_set1_epi8(0x0f);
     const int64_t nb = x.n_blocks, row_q = nb * 32;
     for (int64_t b = 0; b < nb; ++b) {
         const uint8_t* blk = group + b * il8::kQ4GroupBlockBytes;
         __m256i lo[4], hi[4];
-        for (int v = 0; v < 4; ++v) {
-            const __m256i q = load32(blk + 16 + 32 * v);
-            lo[v] = _mm256_and_si256(q, low);
-            hi[v] = _mm256_and_si256(_mm256_srli_epi16(q, 4), low);
-        }
+        unpack_q4_group_block(blk, lo, hi);
         const __m256 dw = load_f16x8(reinterpret_cast<const uint16_t*>(blk));  // the 8 rows' scales
         for (int j = 0; j < T; ++j) {
             const int8_t* xq = x.q + (t0 + j) * row_q + b * 32;

@@ -62,6 +62,18 @@ inline __m256 fma_lanes(__m256i lanes, __m256 scale, __m256 acc) {
 // 32 bytes at p (unaligned).
 inline __m256i load32(const uint8_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
 
+// The weights of one q4 block of an interleaved-8 group (kernels/interleaved8.h; blk: the
+// block's first byte) as unsigned nibbles, one row per int32 lane: lo[v] holds elements
+// 4v..4v+3 of each row, hi[v] elements 16+4v..16+4v+3.
+inline void unpack_q4_group_block(const uint8_t* blk, __m256i lo[4], __m256i hi[4]) {
+    const __m256i low = _mm256_set1_epi8(0x0f);
+    for (int v = 0; v < 4; ++v) {
+        const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 16 + 32 * v));
+        lo[v] = _mm256_and_si256(q, low);
+        hi[v] = _mm256_and_si256(_mm256_srli_epi16(q, 4), low);
+    }
+}
+
 // 4 bytes at p (unaligned) repeated in all 8 lanes.
 inline __m256i bcast4(const int8_t* p) {
     int32_t v;
