@@ -86,8 +86,8 @@ void LlamaGraph::forward_chunk(std::span<const int32_t> tokens, SequenceKv& seq,
 }
 
 // xn = input_layernorm(x) [T, H]; q = q_proj(xn) [T, nh*hd]; k = k_proj(xn), v = v_proj(xn)
-// [T, nkv*hd] (+ bias: Qwen2). Shared by forward() and forward_batch(): rows are tokens,
-// whichever sequences they belong to.
+// [T, nkv*hd] (+ bias: Qwen2), as one fused matmul where the model has qkv_proj. Shared by
+// forward() and forward_batch(): rows are tokens, whichever sequences they belong to.
 void LlamaGraph::project_qkv(const LayerWeights& L, int64_t T) {
     const int64_t H = cfg_.hidden_size, qdim = cfg_.n_heads * cfg_.head_dim, kvdim = cfg_.n_kv_heads * cfg_.head_dim;
     for (int64_t t = 0; t < T; ++t)
