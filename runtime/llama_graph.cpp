@@ -4,16 +4,27 @@
 
 #include <omp.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 
 namespace ember {
 
-LlamaGraph::LlamaGraph(const Model& model, int64_t max_context, int64_t max_batch)
+bool fuse_projections_enabled() {
+    static const bool enabled = [] {
+        const char* v = std::getenv("EMBER_FUSE");
+        return !(v != nullptr && std::strcmp(v, "0") == 0);
+    }();
+    return enabled;
+}
+
+LlamaGraph::LlamaGraph(const Model& model, int64_t max_context, int64_t max_batch, bool fuse)
     : model_(model), cfg_(model.config()), k_(kernels()), rope_(make_rope_table(model.config())),
-      max_context_(max_context), max_batch_(max_batch) {
+      max_context_(max_context), max_batch_(max_batch), fuse_(fuse) {
     const int64_t H = cfg_.hidden_size, F = cfg_.intermediate_size, hd = cfg_.head_dim;
+    const int64_t qkv_dim = (cfg_.n_heads + 2 * cfg_.n_kv_heads) * hd;
     const int64_t B = max_batch_;
     x_.resize(size_t(B * H));
     xn_.resize(size_t(B * H));
@@ -22,8 +33,7 @@ LlamaGraph::LlamaGraph(const Model& model, int64_t max_context, int64_t max_batc
     v_new_.resize(size_t(B * cfg_.n_kv_heads * hd));
     attn_.resize(size_t(B * cfg_.n_heads * hd));
     proj_.resize(size_t(B * H));
-    gate_.resize(size_t(B * F));
-    up_.resize(size_t(B * F));
+    ffn_.resize(size_t(B * std::max(2 * F, qkv_dim)));
     cos_.resize(size_t(B * hd / 2));
     sin_.resize(size_t(B * hd / 2));
     scores_.resize(size_t(omp_get_max_threads()) * size_t(max_context_));
@@ -76,12 +86,35 @@ void LlamaGraph::forward_chunk(std::span<const int32_t> tokens, SequenceKv& seq,
 }
 
 // xn = input_layernorm(x) [T, H]; q = q_proj(xn) [T, nh*hd]; k = k_proj(xn), v = v_proj(xn)
-// [T, nkv*hd] (+ bias: Qwen2). Shared by forward() and forward_batch(): rows are tokens,
-// whichever sequences they belong to.
+// [T, nkv*hd] (+ bias: Qwen2), as one fused matmul where the model has qkv_proj. Shared by
+// forward() and forward_batch(): rows are tokens, whichever sequences they belong to.
 void LlamaGraph::project_qkv(const LayerWeights& L, int64_t T) {
     const int64_t H = cfg_.hidden_size, qdim = cfg_.n_heads * cfg_.head_dim, kvdim = cfg_.n_kv_heads * cfg_.head_dim;
     for (int64_t t = 0; t < T; ++t)
         k_.rmsnorm(&x_[size_t(t * H)], L.attn_norm, &xn_[size_t(t * H)], H, float(cfg_.rms_eps));
+    if (fuse_ && L.qkv_proj) {
+        // qkv [T, qdim + 2 kvdim] = (q_proj | k_proj | v_proj)(xn); split per token into
+        // q, k, v, adding the biases in the same pass (the same float adds as below).
+        const int64_t n = qdim + 2 * kvdim;
+        float* qkv = ffn_.data();
+        k_.matmul(*L.qkv_proj, xn_.data(), qkv, T);
+        for (int64_t t = 0; t < T; ++t) {
+            const float* row = qkv + t * n;
+            float* q = &q_[size_t(t * qdim)];
+            float* k = &k_new_[size_t(t * kvdim)];
+            float* v = &v_new_[size_t(t * kvdim)];
+            if (L.q_bias) {
+                for (int64_t i = 0; i < qdim; ++i) q[i] = row[i] + L.q_bias[i];
+                for (int64_t i = 0; i < kvdim; ++i) k[i] = row[qdim + i] + L.k_bias[i];
+                for (int64_t i = 0; i < kvdim; ++i) v[i] = row[qdim + kvdim + i] + L.v_bias[i];
+            } else {
+                std::memcpy(q, row, size_t(qdim) * sizeof(float));
+                std::memcpy(k, row + qdim, size_t(kvdim) * sizeof(float));
+                std::memcpy(v, row + qdim + kvdim, size_t(kvdim) * sizeof(float));
+            }
+        }
+        return;
+    }
     k_.matmul(L.q_proj, xn_.data(), q_.data(), T);
     k_.matmul(L.k_proj, xn_.data(), k_new_.data(), T);
     k_.matmul(L.v_proj, xn_.data(), v_new_.data(), T);
@@ -137,10 +170,20 @@ void LlamaGraph::feed_forward_block(const LayerWeights& L, int64_t T) {
     const int64_t H = cfg_.hidden_size, F = cfg_.intermediate_size;
     for (int64_t t = 0; t < T; ++t)
         k_.rmsnorm(&x_[size_t(t * H)], L.ffn_norm, &xn_[size_t(t * H)], H, float(cfg_.rms_eps));
-    k_.matmul(L.gate_proj, xn_.data(), gate_.data(), T);  // [T, F]
-    k_.matmul(L.up_proj, xn_.data(), up_.data(), T);      // [T, F]
-    k_.silu_mul(gate_.data(), up_.data(), gate_.data(), T * F);
-    k_.matmul(L.down_proj, gate_.data(), proj_.data(), T);  // [T, H]
+    float* gate = ffn_.data();  // [T, F]  silu(gate) * up, the input of down_proj
+    if (fuse_ && L.gate_up_proj) {
+        k_.matmul(*L.gate_up_proj, xn_.data(), gate, T);  // [T, 2F]  per token gate | up
+        // Token t's result goes to [tF, tF + F), over inputs already consumed (token 0:
+        // exactly its own gate half, which silu_mul allows; t >= 1: below 2tF). So the
+        // tokens must run in order, one at a time.
+        for (int64_t t = 0; t < T; ++t) k_.silu_mul(gate + 2 * t * F, gate + 2 * t * F + F, gate + t * F, F);
+    } else {
+        float* up = ffn_.data() + max_batch_ * F;  // [T, F]
+        k_.matmul(L.gate_proj, xn_.data(), gate, T);
+        k_.matmul(L.up_proj, xn_.data(), up, T);
+        k_.silu_mul(gate, up, gate, T * F);
+    }
+    k_.matmul(L.down_proj, gate, proj_.data(), T);  // [T, H]
     for (int64_t i = 0; i < T * H; ++i) x_[size_t(i)] += proj_[size_t(i)];
 }
 

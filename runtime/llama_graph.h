@@ -24,11 +24,18 @@ struct BatchItem {
     float* logits = nullptr;          // [vocab] for the item's last token; nullptr: none wanted
 };
 
+// Whether graphs use the model's fused q|k|v and gate|up matrices (LayerWeights::qkv_proj,
+// gate_up_proj) where it has them: yes unless EMBER_FUSE=0 (read once; A/B measurements).
+bool fuse_projections_enabled();
+
 class LlamaGraph {
 public:
     // max_context: positions per sequence (the --ctx limit); max_batch: tokens per forward
     // chunk (prefill is split into chunks of this size). Scratch is allocated here, once.
-    LlamaGraph(const Model& model, int64_t max_context, int64_t max_batch = 256);
+    // fuse: run q/k/v and gate/up as one matmul each where the model has fused views (the
+    // logits are the same either way; tests compare both).
+    LlamaGraph(const Model& model, int64_t max_context, int64_t max_batch = 256,
+               bool fuse = fuse_projections_enabled());
 
     // Runs `tokens` at the next positions of `seq` (appending their K/V).
     // logits: [vocab] for the last token, or [tokens.size(), vocab] when all_logits.
@@ -70,6 +77,7 @@ private:
     const KernelTable& k_;
     RopeTable rope_;
     int64_t max_context_, max_batch_;
+    bool fuse_;
 
     // Scratch, sized for max_batch tokens (T <= max_batch). Row-major [tokens, features].
     std::vector<float> x_;       // [T, hidden]  residual stream
@@ -79,8 +87,11 @@ private:
     std::vector<float> v_new_;   // [T, n_kv_heads * head_dim]
     std::vector<float> attn_;    // [T, n_heads * head_dim]  attention output per head
     std::vector<float> proj_;    // [T, hidden]  o_proj / down_proj output
-    std::vector<float> gate_;    // [T, intermediate]
-    std::vector<float> up_;      // [T, intermediate]
+    // [max_batch, max(2 intermediate, qdim + 2 kvdim)]: the MLP's gate and up outputs, and the
+    // fused q|k|v output before project_qkv splits it (attention and MLP never need it at
+    // once). Split matmuls: gate [T, F] at the start, up [T, F] at max_batch * F. Fused
+    // gate_up_proj: per token [gate F | up F], then silu(gate) * up [T, F] at the start.
+    std::vector<float> ffn_;
     std::vector<float> cos_;     // [T, head_dim / 2]
     std::vector<float> sin_;     // [T, head_dim / 2]
     std::vector<float> scores_;  // [n_threads, max_context]  attention scratch per thread

@@ -130,7 +130,7 @@ void LlamaGraph::batched_attention_block(const LayerWeights& L, int layer, std::
     const int nh = int(cfg_.n_heads), nkv = int(cfg_.n_kv_heads), half = int(hd / 2);
     const int64_t qdim = nh * hd, kvdim = nkv * hd;
 
-    // q [T, nh*hd], k, v [T, nkv*hd]: one matmul each for every sequence's rows.
+    // q [T, nh*hd], k, v [T, nkv*hd]: one matmul (fused q|k|v) or one each, for every sequence's rows.
     project_qkv(L, T);
 
     // RoPE at each row's position; K/V into the row's own sequence (same ops as forward()).

@@ -128,6 +128,7 @@ std::unique_ptr<Model> Model::load(const std::filesystem::path& path) {
         }
     }
     model->repacked_weights_ = repack_weights_to_arena(model->weights_, kernels());
+    fuse_projections(model->weights_);
     return model;
 }
 
@@ -161,13 +162,27 @@ ModelWeights bind_weights(const ModelConfig& c, const std::function<MatrixView(c
 
 namespace {
 
-// The matrices repack_weights_* offer to the table, in a fixed order.
-std::vector<MatrixView*> repack_candidates(ModelWeights& w) {
-    std::vector<MatrixView*> out;
-    for (LayerWeights& L : w.layers)
-        for (MatrixView* m : {&L.q_proj, &L.k_proj, &L.v_proj, &L.o_proj, &L.gate_proj, &L.up_proj, &L.down_proj})
-            out.push_back(m);
-    out.push_back(&w.lm_head);  // tied: the embedding too (tie_embedding_view)
+// A matrix repack_weights_* offer to the table. packed_after_previous: placed right after
+// the previous candidate's bytes, with no alignment gap, so the two can be one fused view
+// (fuse_projections).
+struct RepackCandidate {
+    MatrixView* m;
+    bool packed_after_previous;
+};
+
+// The candidates in a fixed order: q, k, v and gate, up adjacent.
+std::vector<RepackCandidate> repack_candidates(ModelWeights& w) {
+    std::vector<RepackCandidate> out;
+    for (LayerWeights& L : w.layers) {
+        out.push_back({&L.q_proj, false});
+        out.push_back({&L.k_proj, true});
+        out.push_back({&L.v_proj, true});
+        out.push_back({&L.o_proj, false});
+        out.push_back({&L.gate_proj, false});
+        out.push_back({&L.up_proj, true});
+        out.push_back({&L.down_proj, false});
+    }
+    out.push_back({&w.lm_head, false});  // tied: the embedding too (tie_embedding_view)
     return out;
 }
 
@@ -188,18 +203,20 @@ constexpr int64_t kRepackSliceRows = 64;
 void repack_weights_in_place(ModelWeights& w, const KernelTable& table) {
     if (table.repack == nullptr) return;
     const bool tied = w.lm_head.data == w.embed.data;
-    for (MatrixView* m : repack_candidates(w)) *m = table.repack(*m, const_cast<void*>(m->data));  // writable: see model.h
+    for (const RepackCandidate& c : repack_candidates(w))
+        *c.m = table.repack(*c.m, const_cast<void*>(c.m->data));  // writable: see model.h
     if (tied) w.embed = w.lm_head;  // same bytes, now in the lm_head's layout
 }
 
 std::shared_ptr<void> repack_weights_to_arena(ModelWeights& w, const KernelTable& table, int64_t slice_bytes) {
     if (table.repack == nullptr) return nullptr;
     const void* embed_before = w.lm_head.data == w.embed.data ? w.embed.data : nullptr;
-    const std::vector<MatrixView*> candidates = repack_candidates(w);
-    // Reserve room for every candidate (64-byte aligned); pages never written cost nothing
+    const std::vector<RepackCandidate> candidates = repack_candidates(w);
+    // Reserve room for every candidate (64-byte aligned: an upper bound, as candidates
+    // packed after the previous one skip the alignment); pages never written cost nothing
     // (MAP_NORESERVE), and the unused tail is returned at the end.
     size_t capacity = 0;
-    for (const MatrixView* m : candidates) capacity += size_t((matrix_bytes(*m) + 63) / 64 * 64);
+    for (const RepackCandidate& c : candidates) capacity += size_t((matrix_bytes(*c.m) + 63) / 64 * 64);
     if (capacity == 0) return nullptr;
     void* mem = ::mmap(nullptr, capacity, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (mem == MAP_FAILED) throw std::runtime_error(std::string("cannot reserve memory for repacked weights: ") + std::strerror(errno));
@@ -215,8 +232,10 @@ std::shared_ptr<void> repack_weights_to_arena(ModelWeights& w, const KernelTable
         if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
     };
     size_t used = 0;
-    for (MatrixView* m : candidates) {
+    for (const RepackCandidate& c : candidates) {
+        MatrixView* m = c.m;
         const MatrixView before = *m;
+        if (!c.packed_after_previous) used = (used + 63) / 64 * 64;
         uint8_t* out = arena + used;
         // Slice by slice (KernelTable::repack allows it), releasing each slice's source
         // pages as soon as it is copied: peak memory stays weights + one slice, not
@@ -243,13 +262,45 @@ std::shared_ptr<void> repack_weights_to_arena(ModelWeights& w, const KernelTable
         }
         if (!repacked) continue;  // nothing written
         *m = after;
-        used += size_t((matrix_bytes(before) + 63) / 64 * 64);
+        used += size_t(matrix_bytes(before));
     }
     if (embed_before != nullptr) tie_embedding_view(w, embed_before);
     const size_t kept = (used + size_t(page) - 1) / size_t(page) * size_t(page);
     if (kept < capacity) ::munmap(arena + kept, capacity - kept);
     if (kept == 0) return nullptr;
     return std::shared_ptr<void>(mem, [kept](void* p) { ::munmap(p, kept); });
+}
+
+std::optional<MatrixView> fuse_rows(std::span<const MatrixView> parts) {
+    if (parts.empty()) return std::nullopt;
+    const MatrixView& first = parts[0];
+    if (first.dtype != DType::Q4 && first.dtype != DType::Q8) return std::nullopt;
+    MatrixView fused = first;
+    for (size_t i = 1; i < parts.size(); ++i) {
+        const MatrixView& prev = parts[i - 1];
+        const MatrixView& p = parts[i];
+        if (p.dtype != first.dtype || p.cols != first.cols || p.row_bytes != first.row_bytes ||
+            p.layout != first.layout)
+            return std::nullopt;
+        if (prev.rows % 8 != 0) return std::nullopt;  // its last rows would join a group of the next part's
+        if (p.data != static_cast<const uint8_t*>(prev.data) + prev.rows * prev.row_bytes) return std::nullopt;
+        fused.rows += p.rows;
+    }
+    return fused;
+}
+
+bool packs_after_previous_tensor(const std::string& name) {
+    return name.ends_with(".self_attn.k_proj.weight") || name.ends_with(".self_attn.v_proj.weight") ||
+           name.ends_with(".mlp.up_proj.weight");
+}
+
+void fuse_projections(ModelWeights& w) {
+    for (LayerWeights& L : w.layers) {
+        const MatrixView qkv[] = {L.q_proj, L.k_proj, L.v_proj};
+        const MatrixView gate_up[] = {L.gate_proj, L.up_proj};
+        L.qkv_proj = fuse_rows(qkv);
+        L.gate_up_proj = fuse_rows(gate_up);
+    }
 }
 
 bool Model::is_eos(int32_t id) const {

@@ -4,6 +4,8 @@
 #include <filesystem>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -28,6 +30,11 @@ struct LayerWeights {
     MatrixView gate_proj;              // [intermediate, hidden]
     MatrixView up_proj;                // [intermediate, hidden]
     MatrixView down_proj;              // [hidden, intermediate]
+    // The same bytes seen as one matrix each, when fuse_rows allows it (fuse_projections):
+    // one matmul instead of three / two, which saves the parallel-region fork/join that
+    // dominates the small k_proj / v_proj calls of a decode step.
+    std::optional<MatrixView> qkv_proj;      // [(n_heads + 2 n_kv_heads) * head_dim, hidden]  q | k | v rows
+    std::optional<MatrixView> gate_up_proj;  // [2 intermediate, hidden]  gate | up rows
 };
 
 struct ModelWeights {
@@ -84,6 +91,23 @@ private:
 // Model::load (file tensors) and Model::synthetic (generated ones).
 ModelWeights bind_weights(const ModelConfig& config, const std::function<MatrixView(const std::string&)>& matrix,
                           const std::function<const float*(const std::string&)>& vector);
+
+// `parts` stacked row-wise as one matrix (part 0's rows first), or nullopt when their
+// bytes do not form one: all q4 or all q8 (float weights may go to oneDNN for batches,
+// whose arithmetic per output can depend on the matrix shape), the same cols, row_bytes
+// and layout, each part starting right after the previous one's rows * row_bytes, and
+// every part but the last a multiple of 8 rows. The kernels handle rows in groups of at
+// most 8 (interleaved-8 groups, 8-row GEMM tiles, 4-row matvec steps) and leftover rows
+// apart, so each output row of the fused matmul then gets the arithmetic it gets alone.
+std::optional<MatrixView> fuse_rows(std::span<const MatrixView> parts);
+// Sets each layer's qkv_proj / gate_up_proj where fuse_rows allows. Called by Model::load
+// and Model::synthetic after the repack, whose arena / buffer keeps q, k, v and gate, up
+// adjacent (packs_after_previous_tensor).
+void fuse_projections(ModelWeights& w);
+// Whether a weight file tensor is laid out right after the previous one (no alignment
+// gap) where Ember chooses the layout: k_proj, v_proj and up_proj, the later parts of
+// the fused matrices above.
+bool packs_after_previous_tensor(const std::string& tensor_name);
 
 // Row `row` of a weight matrix as floats (embedding lookup; tests): out[cols].
 void matrix_row_to_f32(const MatrixView& m, int64_t row, float* out);

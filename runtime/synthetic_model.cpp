@@ -277,14 +277,18 @@ std::unique_ptr<Model> Model::synthetic(const ModelConfig& config, DType body, D
     model->config_ = config;
     const ModelConfig& c = model->config_;
 
-    // Lay every tensor out in one buffer, 64-byte aligned like a .ember file.
+    // Lay every tensor out in one buffer, 64-byte aligned like a .ember file, except that
+    // k, v follow q and up follows gate without a gap: they can then be fused
+    // (fuse_projections), also after the in-place repack.
     const std::vector<ExpectedTensor> plan = expected_tensors(c);
     std::vector<uint64_t> offsets;
     uint64_t total = 0;
     for (const auto& t : plan) {
+        if (!packs_after_previous_tensor(t.name)) total = align64(total);
         offsets.push_back(total);
-        total += align64(tensor_bytes(tensor_dtype(t, body, embed), t.shape));
+        total += tensor_bytes(tensor_dtype(t, body, embed), t.shape);
     }
+    total = align64(total);
     auto* raw = static_cast<uint8_t*>(::operator new[](std::max<uint64_t>(total, 64), std::align_val_t{64}));
     model->synthetic_weights_ =
         std::shared_ptr<uint8_t[]>(raw, [](uint8_t* p) { ::operator delete[](p, std::align_val_t{64}); });
@@ -323,6 +327,7 @@ std::unique_ptr<Model> Model::synthetic(const ModelConfig& config, DType body, D
     model->tokenizer_info_.bos_token_id = c.bos_token_id;
     model->tokenizer_info_.eos_token_ids = c.eos_token_ids;
     repack_weights_in_place(model->weights_, kernels());
+    fuse_projections(model->weights_);
     return model;
 }
 
