@@ -319,8 +319,11 @@ void BpeTokenizer::Impl::load(std::string_view text) {
     byte_ids.fill(-1);
     byte_fallback_ids.fill(-1);
     if (byte_level) {
+        byte_vocab.reserve(vocab.size());
         for (size_t k = 0; k < vocab.size(); ++k)
-            if (auto raw = byte_level::decode(vocab.text(k)))
+            if (vocab.id(k) < 0) {
+                continue;  // a duplicate's dead entry
+            } else if (auto raw = byte_level::decode(vocab.text(k)))
                 byte_vocab.insert(*raw, vocab.id(k));  // others are unreachable
         byte_vocab.shrink_to_fit();
         for (int b = 0; b < 256; ++b) byte_ids[size_t(b)] = byte_vocab.find(std::string(1, char(b)));
@@ -405,7 +408,8 @@ void BpeTokenizer::Impl::load(std::string_view text) {
     const size_t n = size_t(n_ids);
     constexpr int32_t kAdded = -2;
     std::vector<int32_t> entry(n, -1);  // [n_ids] vocab entry of the id, kAdded, or -1 (a hole)
-    for (size_t k = 0; k < vocab.size(); ++k) entry[size_t(vocab.id(k))] = int32_t(k);
+    for (size_t k = 0; k < vocab.size(); ++k)
+        if (vocab.id(k) >= 0) entry[size_t(vocab.id(k))] = int32_t(k);
     for (const auto& [id, k] : added_by_id) entry[size_t(id)] = kAdded;
     id_known.assign(n, 0);
     id_special.assign(n, 0);
@@ -419,7 +423,8 @@ void BpeTokenizer::Impl::load(std::string_view text) {
         // Byte-level vocabularies were decoded into byte_vocab already; the rest (added tokens,
         // tokens outside the alphabet, a ByteLevel decoder without the pre-tokenizer) here.
         std::vector<int32_t> byte_entry(n, -1);  // [n_ids] byte_vocab entry of the id, or -1
-        for (size_t k = 0; k < byte_vocab.size(); ++k) byte_entry[size_t(byte_vocab.id(k))] = int32_t(k);
+        for (size_t k = 0; k < byte_vocab.size(); ++k)
+            if (byte_vocab.id(k) >= 0) byte_entry[size_t(byte_vocab.id(k))] = int32_t(k);
         std::string scratch;
         id_bytes.build(n, [&](size_t id) -> std::string_view {
             if (entry[id] == -1) return {};

@@ -34,6 +34,34 @@ void TokenTable::insert(std::string_view text, int32_t id) {
     slots_[s] = uint32_t(ids_.size());
 }
 
+void TokenTable::reserve(size_t n) {
+    size_t cap = 1024;
+    while (cap * 3 < n * 5) cap <<= 1;  // n <= 0.6 cap
+    if (cap > slots_.size()) rehash(cap);
+}
+
+void TokenTable::append(std::string_view text, int32_t id) {
+    if (ids_.size() >= size_t(INT32_MAX)) throw TokenizerError("the vocabulary has more than 2^31 tokens");
+    arena_.append(text);
+    start_.push_back(checked_offset(arena_.size(), "the vocabulary's text"));
+    ids_.push_back(id);
+}
+
+void TokenTable::build_index() {
+    size_t cap = 1024;
+    while (cap * 3 < ids_.size() * 5) cap <<= 1;
+    slots_.assign(cap, 0);
+    for (size_t k = 0; k < ids_.size(); ++k) {
+        const size_t s = slot_of(text(k));
+        if (slots_[s] != 0) {  // a duplicate: the first entry takes the later id
+            ids_[slots_[s] - 1] = ids_[k];
+            ids_[k] = -1;
+        } else {
+            slots_[s] = uint32_t(k + 1);
+        }
+    }
+}
+
 int32_t TokenTable::find(std::string_view text) const {
     if (slots_.empty()) return -1;
     const uint32_t e = slots_[slot_of(text)];
@@ -52,6 +80,7 @@ void TokenTable::rehash(size_t n_slots) {
     slots_.assign(n_slots, 0);
     const size_t mask = n_slots - 1;
     for (size_t k = 0; k < ids_.size(); ++k) {
+        if (ids_[k] < 0) continue;  // dead (see build_index)
         size_t i = hash_text(text(k)) & mask;
         while (slots_[i] != 0) i = (i + 1) & mask;
         slots_[i] = uint32_t(k + 1);
@@ -72,25 +101,28 @@ size_t TokenTable::memory_bytes() const {
 void PairMap::reserve(size_t n) {
     size_t cap = 16;
     while (cap * 3 < n * 5) cap <<= 1;  // n <= 0.6 cap
-    slots_.assign(cap, Slot{kEmpty, {0, -1}});
+    keys_.assign(cap, kEmpty);
+    merges_.assign(cap, Merge{0, -1});
     mask_ = cap - 1;
     size_ = 0;
 }
 
 void PairMap::insert(int32_t a, int32_t b, Merge m) {
-    if ((size_ + 1) * 5 > slots_.size() * 3) grow();
+    if ((size_ + 1) * 5 > keys_.size() * 3) grow();
     const uint64_t key = pack(a, b);
     size_t i = slot(key);
-    while (slots_[i].key != kEmpty && slots_[i].key != key) i = (i + 1) & mask_;
-    if (slots_[i].key == kEmpty) ++size_;
-    slots_[i] = Slot{key, m};
+    while (keys_[i] != kEmpty && keys_[i] != key) i = (i + 1) & mask_;
+    if (keys_[i] == kEmpty) ++size_;
+    keys_[i] = key;
+    merges_[i] = m;
 }
 
 void PairMap::grow() {
-    std::vector<Slot> old = std::move(slots_);
-    reserve(std::max<size_t>(16, old.size()));  // at least twice the slots
-    for (const Slot& s : old)
-        if (s.key != kEmpty) insert(int32_t(s.key >> 32), int32_t(uint32_t(s.key)), s.merge);
+    const std::vector<uint64_t> old_keys = std::move(keys_);
+    const std::vector<Merge> old_merges = std::move(merges_);
+    reserve(std::max<size_t>(16, old_keys.size()));  // at least twice the slots
+    for (size_t i = 0; i < old_keys.size(); ++i)
+        if (old_keys[i] != kEmpty) insert(int32_t(old_keys[i] >> 32), int32_t(uint32_t(old_keys[i])), old_merges[i]);
 }
 
 void PackedStrings::build(size_t n, const std::function<std::string_view(size_t)>& item) {

@@ -19,10 +19,17 @@ class TokenTable {
     // Inserting a string already present replaces its id (as a JSON object's later duplicate
     // key does). Throws TokenizerError past 4 GiB of text or 2^31 entries.
     void insert(std::string_view text, int32_t id);
+    // Room for n entries without rehashing.
+    void reserve(size_t n);
+    // Bulk loading: append() entries without indexing them, then build_index() once (one
+    // hash per entry instead of re-hashing at every growth). A string appended twice keeps
+    // its first entry with the later id; the later entry is left dead (id -1).
+    void append(std::string_view text, int32_t id);
+    void build_index();
     // -1 when absent.
     int32_t find(std::string_view text) const;
-    size_t size() const { return ids_.size(); }
-    // Entry k, in insertion order (k < size()).
+    size_t size() const { return ids_.size(); }  // entries, dead ones included
+    // Entry k, in insertion order (k < size()); id(k) is -1 for a dead entry.
     std::string_view text(size_t k) const {
         return std::string_view(arena_).substr(start_[k], start_[k + 1] - start_[k]);
     }
@@ -41,7 +48,8 @@ class TokenTable {
 };
 
 // (left id, right id) -> (rank, merged id): open addressing, linear probing. Looked up several
-// times per word, so one probe touches one 16-byte slot.
+// times per word, mostly for pairs that are not merges: keys and values are kept apart so a
+// probe sequence scans one cache line of keys (8 per line), and the value is read on a hit.
 class PairMap {
   public:
     struct Merge {
@@ -57,23 +65,20 @@ class PairMap {
         const uint64_t key = pack(a, b);
         if (key == kEmpty) return nullptr;  // (-1, -1): not an id pair, and the empty marker
         for (size_t i = slot(key);; i = (i + 1) & mask_) {
-            if (slots_[i].key == key) return &slots_[i].merge;
-            if (slots_[i].key == kEmpty) return nullptr;
+            if (keys_[i] == key) return &merges_[i];
+            if (keys_[i] == kEmpty) return nullptr;
         }
     }
     size_t size() const { return size_; }
-    size_t memory_bytes() const { return slots_.capacity() * sizeof(Slot); }
+    size_t memory_bytes() const { return keys_.capacity() * sizeof(uint64_t) + merges_.capacity() * sizeof(Merge); }
 
   private:
-    struct Slot {
-        uint64_t key;
-        Merge merge;
-    };
     static constexpr uint64_t kEmpty = ~uint64_t(0);
     static uint64_t pack(int32_t a, int32_t b) { return (uint64_t(uint32_t(a)) << 32) | uint32_t(b); }
     size_t slot(uint64_t key) const { return size_t((key * 0x9E3779B97F4A7C15ull) >> 32) & mask_; }
     void grow();
-    std::vector<Slot> slots_ = std::vector<Slot>(1, Slot{kEmpty, {0, -1}});
+    std::vector<uint64_t> keys_ = std::vector<uint64_t>(1, kEmpty);  // [slots] left << 32 | right
+    std::vector<Merge> merges_ = std::vector<Merge>(1, Merge{0, -1});  // [slots]
     size_t mask_ = 0;
     size_t size_ = 0;
 };

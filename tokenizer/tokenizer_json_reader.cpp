@@ -166,8 +166,7 @@ class Reader {
 
     bool vocab_id(int64_t id) {
         if (id < 0 || id > INT32_MAX) bad_vocab_entry();
-        out_.vocab.insert(vocab_key_, int32_t(id));
-        out_.max_vocab_id = std::max(out_.max_vocab_id, int32_t(id));
+        out_.vocab.append(vocab_key_, int32_t(id));  // indexed once the file is read
         return true;
     }
 
@@ -211,6 +210,8 @@ TokenizerJson read_tokenizer_json(std::string_view text) {
     if (!json::sax_parse(text.data(), text.data() + text.size(), &reader))
         throw TokenizerError("tokenizer.json does not parse");
     out.vocab.shrink_to_fit();
+    out.vocab.build_index();
+    for (size_t k = 0; k < out.vocab.size(); ++k) out.max_vocab_id = std::max(out.max_vocab_id, out.vocab.id(k));
     return out;
 }
 

@@ -80,6 +80,24 @@ TEST_CASE("TokenTable: present and absent strings, replaced ids, growth past its
     CHECK(t.memory_bytes() < 5001 * 32);
 }
 
+TEST_CASE("TokenTable bulk loading: append, then one index; a repeated string keeps the later id") {
+    TokenTable t;
+    t.append("x", 0);
+    t.append("y", 1);
+    t.append("x", 2);  // as a JSON object's repeated key: the later value wins
+    for (int k = 0; k < 3000; ++k) t.append(std::string("w").append(std::to_string(k)), 10 + k);
+    t.build_index();
+    CHECK(t.find("x") == 2);
+    CHECK(t.find("y") == 1);
+    CHECK(t.find("w2999") == 3009);
+    CHECK(t.find("w3000") == -1);
+    CHECK(t.id(0) == 2);
+    CHECK(t.id(2) == -1);  // the repeat's own entry is dead
+    t.insert("z", 5);  // inserting afterwards works as usual
+    CHECK(t.find("z") == 5);
+    CHECK(t.find("x") == 2);
+}
+
 TEST_CASE("PairMap: ranks and merged ids by (left, right), absent pairs, later duplicates win") {
     PairMap m;
     CHECK(m.find(0, 1) == nullptr);
@@ -160,6 +178,20 @@ TEST_CASE("the tiny tokenizer encodes, decodes and looks tokens up through the c
     CHECK(!tok.id_to_token(7));
     CHECK(tok.is_special(6));
     CHECK(!tok.is_special(4));
+}
+
+TEST_CASE("a token repeated in the vocabulary takes its later id, as a JSON object's key does") {
+    json j = json::parse(kTinyTokenizer);
+    std::string text = j.dump();
+    const std::string vocab = R"("vocab":{"a":0,)";
+    REQUIRE(text.find(vocab) != std::string::npos);
+    text.replace(text.find(vocab), vocab.size(), R"("vocab":{"c":5,"a":0,)");  // "c" at 5, then at 2
+    BpeTokenizer tok(text);
+    CHECK(tok.token_to_id("c") == 2);
+    CHECK(tok.id_to_token(2) == "c");
+    CHECK(!tok.id_to_token(5));  // 5 stays a hole
+    CHECK(tok.vocab_size() == 7);
+    CHECK(tok.encode("abcc") == Ids{4, 2});
 }
 
 TEST_CASE("merges listed before the vocabulary give the same tokenizer") {
