@@ -66,6 +66,16 @@ private:
     std::map<std::string, ExpectedTensor> expected_;
 };
 
+// The tokenizer builds its own tables from the embedded file, so once it is built the file's
+// pages (7 MB for Qwen2.5's tokenizer.json) are dropped from this process's resident set;
+// they stay in the page cache, and a later read would fault them back in.
+void release_tokenizer_pages(const TensorInfo& blob) {
+    const auto page = uintptr_t(::sysconf(_SC_PAGESIZE));
+    const auto from = reinterpret_cast<uintptr_t>(blob.data);
+    const uintptr_t begin = (from + page - 1) / page * page, end = (from + blob.size) / page * page;
+    if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
+}
+
 TokenizerInfo read_tokenizer_info(const nlohmann::json& h, const ModelConfig& c) {
     TokenizerInfo info;
     info.bos_token_id = c.bos_token_id;
@@ -109,6 +119,7 @@ std::unique_ptr<Model> Model::load(const std::filesystem::path& path) {
         try {
             model->tokenizer_ = make_sentencepiece_tokenizer(
                 std::string_view(reinterpret_cast<const char*>(blob.data), blob.size));
+            release_tokenizer_pages(blob);
         } catch (const TokenizerError& e) {
             throw ModelFileError(path.string() + ": tensor 'tokenizer.model' at offset " + std::to_string(blob.offset) +
                                  ": " + e.what());
@@ -122,6 +133,7 @@ std::unique_ptr<Model> Model::load(const std::filesystem::path& path) {
         try {
             model->tokenizer_ =
                 make_bpe_tokenizer(std::string_view(reinterpret_cast<const char*>(blob.data), blob.size));
+            release_tokenizer_pages(blob);
         } catch (const TokenizerError& e) {
             throw ModelFileError(path.string() + ": tensor '" + blob_name + "' at offset " +
                                  std::to_string(blob.offset) + ": " + e.what());

@@ -12,61 +12,14 @@
 #include "tokenizer/byte_level.h"
 #include "tokenizer/normalizer.h"
 #include "tokenizer/pretokenizer.h"
+#include "tokenizer/token_tables.h"
+#include "tokenizer/tokenizer_json_reader.h"
 #include "tokenizer/utf8.h"
 
 namespace ember {
 namespace {
 
 using nlohmann::json;
-
-struct StringHash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-};
-using Vocab = std::unordered_map<std::string, int32_t, StringHash, std::equal_to<>>;
-
-// (left id, right id) -> (rank, merged id): open addressing, linear probing. Looked up
-// several times per word, so it avoids std::unordered_map's node chasing.
-class PairMap {
-  public:
-    struct Merge {
-        uint32_t rank;
-        int32_t new_id;
-    };
-
-    void reserve(size_t n) {
-        size_t cap = 16;
-        while (cap < n * 2) cap <<= 1;
-        keys_.assign(cap, kEmpty);
-        vals_.assign(cap, Merge{0, -1});
-        mask_ = cap - 1;
-    }
-    // A later insert of the same pair replaces the earlier (HF collects merges into a map).
-    void insert(int32_t a, int32_t b, Merge m) {
-        const uint64_t key = pack(a, b);
-        size_t i = slot(key);
-        while (keys_[i] != kEmpty && keys_[i] != key) i = (i + 1) & mask_;
-        keys_[i] = key;
-        vals_[i] = m;
-    }
-    const Merge* find(int32_t a, int32_t b) const {
-        const uint64_t key = pack(a, b);
-        size_t i = slot(key);
-        while (true) {
-            if (keys_[i] == key) return &vals_[i];
-            if (keys_[i] == kEmpty) return nullptr;
-            i = (i + 1) & mask_;
-        }
-    }
-
-  private:
-    static constexpr uint64_t kEmpty = ~uint64_t(0);
-    static uint64_t pack(int32_t a, int32_t b) { return (uint64_t(uint32_t(a)) << 32) | uint32_t(b); }
-    size_t slot(uint64_t key) const { return size_t((key * 0x9E3779B97F4A7C15ull) >> 32) & mask_; }
-    std::vector<uint64_t> keys_;
-    std::vector<Merge> vals_;
-    size_t mask_ = 0;
-};
 
 // FNV-1a over 8-byte chunks: cheap for the short words BPE sees, good enough for a cache.
 struct WordHash {
@@ -293,8 +246,8 @@ void apply_decoder_step(const DecoderStep& d, std::vector<std::string>& toks) {
 struct BpeTokenizer::Impl {
     // ---- model ----
     bool byte_level = false;              // model space = raw bytes (vocabulary decoded from the alphabet)
-    Vocab json_vocab;                     // token text as in the file -> id
-    Vocab byte_vocab;                     // byte_level only: the token's bytes -> id
+    TokenTable vocab;                     // token text as in the file -> id
+    TokenTable byte_vocab;                // byte_level only: the token's bytes -> id
     std::array<int32_t, 256> byte_ids{};  // byte_level: the id of each single byte
     std::array<int32_t, 256> byte_fallback_ids{};  // <0xXX> tokens, when byte_fallback
     PairMap merges;
@@ -313,13 +266,13 @@ struct BpeTokenizer::Impl {
 
     // ---- per id ----
     int64_t n_ids = 0;
-    std::vector<std::string> id_text;  // token text (added: content); empty for holes
+    PackedStrings id_text;  // [n_ids] token text (added: content); empty for holes
     std::vector<uint8_t> id_known, id_special;
-    std::vector<std::string> id_bytes;  // byte_level_decoder_only: what the id decodes to
+    PackedStrings id_bytes;  // [n_ids] byte_level_decoder_only: what the id decodes to
 
     const uint64_t cache_owner = WordCache::new_owner_id();
 
-    const Vocab& model_vocab() const { return byte_level ? byte_vocab : json_vocab; }
+    const TokenTable& model_vocab() const { return byte_level ? byte_vocab : vocab; }
 
     void load(std::string_view text);
     void tokenize_word(std::string_view word, std::vector<int32_t>& out) const;
@@ -333,22 +286,16 @@ struct BpeTokenizer::Impl {
 };
 
 void BpeTokenizer::Impl::load(std::string_view text) {
-    json j;
-    try {
-        j = json::parse(text);
-    } catch (const json::exception& e) {
-        throw TokenizerError(std::string("tokenizer.json does not parse: ") + e.what());
-    }
+    TokenizerJson file = read_tokenizer_json(text);
+    const json& j = file.rest;
     if (!j.is_object()) throw TokenizerError("tokenizer.json is not a JSON object");
     const json& model = field(j, "model");
     if (!model.is_object()) throw TokenizerError("tokenizer.json has no \"model\" object");
     const json& type = field(model, "type");
     if (!type.is_null() && type != "BPE")
         throw TokenizerError("tokenizer.json model type " + type.dump() + " is not supported (only \"BPE\")");
-    const json& vocab = field(model, "vocab");
-    const json& merge_list = field(model, "merges");
-    if (!vocab.is_object()) throw TokenizerError("tokenizer.json model has no \"vocab\" object");
-    if (!merge_list.is_array()) throw TokenizerError("tokenizer.json model has no \"merges\" list");
+    if (!file.has_vocab) throw TokenizerError("tokenizer.json model has no \"vocab\" object");
+    if (!file.has_merges) throw TokenizerError("tokenizer.json model has no \"merges\" list");
     for (const char* key : {"continuing_subword_prefix", "end_of_word_suffix"}) {
         const json& v = field(model, key);
         if (!v.is_null() && !(v.is_string() && v.get<std::string>().empty()))
@@ -366,70 +313,43 @@ void BpeTokenizer::Impl::load(std::string_view text) {
     decoder = parse_decoder(field(j, "decoder"));
     byte_level_decoder_only = decoder.size() == 1 && decoder[0].kind == DecoderStep::ByteLevel;
 
-    // Vocabulary.
-    int32_t max_id = -1;
-    json_vocab.reserve(vocab.size());
-    for (auto it = vocab.begin(); it != vocab.end(); ++it) {
-        if (!it.value().is_number_integer() || it.value().get<int64_t>() < 0 ||
-            it.value().get<int64_t>() > INT32_MAX)
-            throw TokenizerError("tokenizer.json vocab entry " + json(it.key()).dump() + " has no valid id");
-        const int32_t id = it.value().get<int32_t>();
-        json_vocab[it.key()] = id;
-        max_id = std::max(max_id, id);
-    }
+    // Vocabulary (read by read_tokenizer_json, ids checked there).
+    vocab = std::move(file.vocab);
+    int32_t max_id = file.max_vocab_id;
     byte_ids.fill(-1);
     byte_fallback_ids.fill(-1);
     if (byte_level) {
-        byte_vocab.reserve(json_vocab.size());
-        for (const auto& [tok, id] : json_vocab)
-            if (auto raw = byte_level::decode(tok))
-                byte_vocab[std::move(*raw)] = id;  // others are unreachable
-        for (int b = 0; b < 256; ++b) {
-            auto it = byte_vocab.find(std::string(1, char(b)));
-            if (it != byte_vocab.end()) byte_ids[size_t(b)] = it->second;
-        }
+        byte_vocab.reserve(vocab.size());
+        for (size_t k = 0; k < vocab.size(); ++k)
+            if (vocab.id(k) < 0) {
+                continue;  // a duplicate's dead entry
+            } else if (auto raw = byte_level::decode(vocab.text(k)))
+                byte_vocab.insert(*raw, vocab.id(k));  // others are unreachable
+        byte_vocab.shrink_to_fit();
+        for (int b = 0; b < 256; ++b) byte_ids[size_t(b)] = byte_vocab.find(std::string(1, char(b)));
     }
     if (byte_fallback)
-        for (unsigned b = 0; b < 256; ++b) {
-            auto it = json_vocab.find(hex_byte(b));
-            if (it != json_vocab.end()) byte_fallback_ids[b] = it->second;
-        }
-    if (!unk_token.empty()) {
-        auto it = json_vocab.find(unk_token);
-        if (it != json_vocab.end()) unk_id = it->second;
-    }
+        for (unsigned b = 0; b < 256; ++b) byte_fallback_ids[b] = vocab.find(hex_byte(b));
+    if (!unk_token.empty()) unk_id = vocab.find(unk_token);
 
-    // Merges: "a b" strings (split at the space) or [a, b] pairs; rank = position.
-    merges.reserve(merge_list.size());
-    uint32_t rank = 0;
-    for (const json& m : merge_list) {
-        std::string a, b;
-        if (m.is_string()) {
-            const std::string& line = m.get_ref<const std::string&>();
-            if (line.starts_with("#version")) continue;
-            const size_t sp = line.find(' ');
-            if (sp == std::string::npos || line.find(' ', sp + 1) != std::string::npos)
-                throw TokenizerError("tokenizer.json merge " + std::to_string(rank + 1) + " " + m.dump() +
-                                     " is not two tokens separated by one space");
-            a = line.substr(0, sp);
-            b = line.substr(sp + 1);
-        } else if (m.is_array() && m.size() == 2 && m[0].is_string() && m[1].is_string()) {
-            a = m[0];
-            b = m[1];
-        } else {
-            throw TokenizerError("tokenizer.json merge " + std::to_string(rank + 1) + " " +
-                                 m.dump().substr(0, 100) + " is neither \"a b\" nor [\"a\", \"b\"]");
-        }
-        auto lookup = [&](const std::string& t) {
-            auto it = json_vocab.find(t);
-            if (it == json_vocab.end())
-                throw TokenizerError("tokenizer.json merge " + std::to_string(rank + 1) + ": token " +
-                                     json(t).dump() + " is not in the vocabulary");
-            return it->second;
+    // Merges: rank = position in the list.
+    merges.reserve(file.merges.size());
+    for (size_t k = 0; k < file.merges.size(); ++k) {
+        auto lookup = [&](std::string_view t) {
+            const int32_t id = vocab.find(t);
+            if (id < 0)
+                throw TokenizerError("tokenizer.json merge " + std::to_string(k + 1) + ": token " +
+                                     json(std::string(t)).dump() + " is not in the vocabulary");
+            return id;
         };
-        const int32_t ia = lookup(a), ib = lookup(b), inew = lookup(a + b);
-        merges.insert(ia, ib, {rank, inew});
-        ++rank;
+        const int32_t ia = lookup(file.merges.left(k)), ib = lookup(file.merges.right(k)),
+                      inew = lookup(file.merges.merged(k));
+        merges.insert(ia, ib, {uint32_t(k), inew});
+    }
+    {
+        // Free the merge texts before the per-id tables are built (a move steals the arena;
+        // assigning an empty one would keep its capacity).
+        [[maybe_unused]] MergeTexts released = std::move(file.merges);
     }
 
     // Added tokens.
@@ -477,40 +397,50 @@ void BpeTokenizer::Impl::load(std::string_view text) {
         normalized_matcher.build(added, norm_patterns, norm_idx);
     }
 
-    // Per-id tables.
+    // Per-id tables. A token listed twice under one id keeps its later spelling. Ids are
+    // dense in real files (a few holes at most); a stray huge id would make every per-id
+    // table gigabytes, so it is an error.
     n_ids = int64_t(max_id) + 1;
-    id_text.assign(size_t(n_ids), std::string());
-    id_known.assign(size_t(n_ids), 0);
-    id_special.assign(size_t(n_ids), 0);
-    for (const auto& [tok, id] : json_vocab) {
-        id_text[size_t(id)] = tok;
-        id_known[size_t(id)] = 1;
-    }
-    for (const auto& [id, k] : added_by_id) {
-        id_text[size_t(id)] = added[k].content;
-        id_known[size_t(id)] = 1;
-        id_special[size_t(id)] = added[k].special;
-    }
+    const int64_t n_tokens = int64_t(vocab.size() + added.size());
+    if (n_ids > 4 * n_tokens + 65536)
+        throw TokenizerError("tokenizer.json token id " + std::to_string(max_id) + " is far beyond its " +
+                             std::to_string(n_tokens) + " tokens (ids must be dense)");
+    const size_t n = size_t(n_ids);
+    constexpr int32_t kAdded = -2;
+    std::vector<int32_t> entry(n, -1);  // [n_ids] vocab entry of the id, kAdded, or -1 (a hole)
+    for (size_t k = 0; k < vocab.size(); ++k)
+        if (vocab.id(k) >= 0) entry[size_t(vocab.id(k))] = int32_t(k);
+    for (const auto& [id, k] : added_by_id) entry[size_t(id)] = kAdded;
+    id_known.assign(n, 0);
+    id_special.assign(n, 0);
+    for (size_t id = 0; id < n; ++id) id_known[id] = entry[id] != -1;
+    for (const auto& [id, k] : added_by_id) id_special[size_t(id)] = added[k].special;
+    id_text.build(n, [&](size_t id) -> std::string_view {
+        if (entry[id] == kAdded) return added[added_by_id.at(int32_t(id))].content;
+        return entry[id] >= 0 ? vocab.text(size_t(entry[id])) : std::string_view();
+    });
     if (byte_level_decoder_only) {
-        id_bytes.assign(size_t(n_ids), std::string());
-        std::vector<uint8_t> done(size_t(n_ids), 0);
-        for (const auto& [raw, id] : byte_vocab) {  // already decoded
-            id_bytes[size_t(id)] = raw;
-            done[size_t(id)] = 1;
-        }
-        for (const auto& [id, k] : added_by_id) done[size_t(id)] = 0;  // the added token's text wins
-        for (size_t id = 0; id < size_t(n_ids); ++id)
-            if (id_known[id] && !done[id]) id_bytes[id] = byte_level_token_bytes(id_text[id]);
+        // Byte-level vocabularies were decoded into byte_vocab already; the rest (added tokens,
+        // tokens outside the alphabet, a ByteLevel decoder without the pre-tokenizer) here.
+        std::vector<int32_t> byte_entry(n, -1);  // [n_ids] byte_vocab entry of the id, or -1
+        for (size_t k = 0; k < byte_vocab.size(); ++k)
+            if (byte_vocab.id(k) >= 0) byte_entry[size_t(byte_vocab.id(k))] = int32_t(k);
+        std::string scratch;
+        id_bytes.build(n, [&](size_t id) -> std::string_view {
+            if (entry[id] == -1) return {};
+            if (entry[id] != kAdded && byte_entry[id] >= 0) return byte_vocab.text(size_t(byte_entry[id]));
+            scratch = byte_level_token_bytes(std::string(id_text[id]));
+            return scratch;
+        });
     }
 }
 
 void BpeTokenizer::Impl::tokenize_word(std::string_view word, std::vector<int32_t>& out) const {
     if (word.empty()) return;
     if (ignore_merges) {
-        const Vocab& v = model_vocab();
-        auto it = v.find(word);
-        if (it != v.end()) {
-            out.push_back(it->second);
+        const int32_t id = model_vocab().find(word);
+        if (id >= 0) {
+            out.push_back(id);
             return;
         }
     }
@@ -600,16 +530,16 @@ void BpeTokenizer::Impl::merge_word(std::string_view word, std::vector<int32_t>&
                 unknown_unit(byte_level::encode(std::string_view(reinterpret_cast<const char*>(&b), 1)));
         }
     } else {
-        const Vocab& v = model_vocab();
+        const TokenTable& v = model_vocab();
         for (size_t i = 0; i < word.size();) {
             char32_t cp;
             size_t bad;
             size_t len = utf8::decode(word, i, cp, bad);
             if (len == 0) len = bad;
             const std::string_view unit = word.substr(i, len);
-            auto it = v.find(unit);
-            if (it != v.end())
-                known_unit(it->second);
+            const int32_t id = v.find(unit);
+            if (id >= 0)
+                known_unit(id);
             else
                 unknown_unit(unit);
             i += len;
@@ -716,7 +646,7 @@ std::string BpeTokenizer::decode(std::span<const int32_t> ids, const DecodeOptio
     }
     std::vector<std::string> toks;
     for (int32_t id : ids)
-        if (usable(id)) toks.push_back(m.id_text[size_t(id)]);
+        if (usable(id)) toks.emplace_back(m.id_text[size_t(id)]);
     std::string out;
     if (m.decoder.empty()) {  // HF without a decoder: tokens joined by spaces
         for (size_t k = 0; k < toks.size(); ++k) out += (k ? " " : "") + toks[k];
@@ -733,15 +663,15 @@ int64_t BpeTokenizer::vocab_size() const {
 
 std::optional<std::string> BpeTokenizer::id_to_token(int32_t id) const {
     if (id < 0 || id >= impl_->n_ids || !impl_->id_known[size_t(id)]) return std::nullopt;
-    return impl_->id_text[size_t(id)];
+    return std::string(impl_->id_text[size_t(id)]);
 }
 
 std::optional<int32_t> BpeTokenizer::token_to_id(std::string_view token) const {
     for (const auto& [id, k] : impl_->added_by_id)
         if (impl_->added[k].content == token) return id;
-    auto it = impl_->json_vocab.find(token);
-    if (it == impl_->json_vocab.end()) return std::nullopt;
-    return it->second;
+    const int32_t id = impl_->vocab.find(token);
+    if (id < 0) return std::nullopt;
+    return id;
 }
 
 const std::vector<AddedToken>& BpeTokenizer::added_tokens() const {
