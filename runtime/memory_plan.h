@@ -103,7 +103,7 @@ struct MemoryPlan {
     uint64_t kernel_scratch = 0;  // kernels/scratch.h buffers (activations, weight tiles)
     uint64_t scratch = 0;         // graph_scratch + logits + kernel_scratch
     uint64_t parallel_kv = 0;       // bench --parallel: its pool of P x (prompt + n) positions
-    uint64_t parallel_scratch = 0;  // bench --parallel: its graph + forward_batch buffers + logits
+    uint64_t parallel_scratch = 0;  // bench --parallel: its graph, forward_batch buffers, logits, pool index
     uint64_t parallel = 0;          // parallel_kv + parallel_scratch
     uint64_t tokenizer = 0;       // parsed tokenizer: kTokenizerMemoryFactor x its file
     uint64_t overhead = 0;        // kRuntimeOverheadBytes + tokenizer
