@@ -119,7 +119,7 @@ uint64_t graph_scratch_bytes(const ModelConfig& c, int64_t max_batch, int64_t ma
 uint64_t kv_pool_bytes(const ModelConfig& c, DType kv_type, int64_t ctx, uint64_t kv_mem = 0);
 
 MemoryPlan memory_plan(const ModelConfig& c, const WeightBytes& w, const PlanOptions& o, std::string what = "");
-// Convenience for synthetic models (ember bench --synthetic --list): weights from the config
+// Convenience for synthetic shapes (tests/bench): weights from the config
 // in `body` / `embed` types, no tokenizer, KV in f32.
 MemoryPlan memory_plan(const ModelConfig& c, DType body, DType embed, int64_t ctx, int64_t max_batch = 256,
                        int n_threads = 1);

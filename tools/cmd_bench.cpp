@@ -122,9 +122,9 @@ bool any_test(const BenchFlags& f) {
 int list_models(const BenchFlags& f) {
     const uint64_t avail = mem_available_bytes();
     std::printf("Built-in shapes for `ember bench --synthetic NAME` (random weights, real shapes).\n");
-    std::printf("Memory = weights + KV cache (f32, --ctx %s) + scratch + runtime (parts: ember plan); q4 keeps "
+    std::printf("Memory = weights + KV cache (%s, --ctx %s) + scratch + runtime (parts: ember plan); q4 keeps "
                 "embeddings in q8.\n\n",
-                f.ctx > 0 ? std::to_string(f.ctx).c_str() : "min(4096, model max)");
+                f.kv_type.c_str(), f.ctx > 0 ? std::to_string(f.ctx).c_str() : "min(4096, model max)");
     std::printf(
         "| alias | model | arch | params | q4 | q8 | f16 | f32 |\n| --- | --- | --- | ---: | ---: | ---: | "
         "---: | ---: |\n");
@@ -134,7 +134,8 @@ int list_models(const BenchFlags& f) {
         std::printf("| %s | %s | %s | %.1f M |", s.alias.c_str(), s.name.c_str(), c.arch.c_str(),
                     double(model_param_count(c)) / 1e6);
         for (DType d : {DType::Q4, DType::Q8, DType::F16, DType::F32}) {
-            const MemoryPlan p = memory_plan(c, d, default_embed_type(d), ctx, 256, physical_core_count());
+            const MemoryPlan p = memory_plan(c, weight_bytes_for_type(c, d, default_embed_type(d)),
+                                             bench_plan_options(f, ctx));  // the bench's --kv-type, --kv-mem
             std::printf(" %s%s |", format_bytes(p.total).c_str(),
                         avail && p.total > avail ? " (too big)" : "");
         }
