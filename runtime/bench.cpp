@@ -66,9 +66,11 @@ void run_parallel_tests(const Model& model, const BenchOptions& opts, std::vecto
         for (int64_t n : opts.n_gen) {
             if (n == 0) continue;
             const int64_t per_seq = kParallelPrompt + n;
-            KvCacheShape shape{int(cfg.n_layers), int(cfg.n_kv_heads), int(cfg.head_dim), 16};
-            KvBlockPool pool(shape, int32_t(P * ((per_seq + shape.block_tokens - 1) / shape.block_tokens)));
-            LlamaGraph graph(model, per_seq, std::max<int64_t>(256, P));
+            // The bench's --kv-type, as in the single-sequence tests (runtime/memory_plan.cpp
+            // counts this pool and graph next to the main ones).
+            KvCacheShape shape{int(cfg.n_layers), int(cfg.n_kv_heads), int(cfg.head_dim), 16, opts.kv_type};
+            KvBlockPool pool(shape, kv_pool_blocks(shape, per_seq, P));
+            LlamaGraph graph(model, per_seq, std::max(kParallelMinBatch, P));
             std::vector<std::unique_ptr<SequenceKv>> seqs;
             std::vector<std::vector<int32_t>> prompts(static_cast<size_t>(P)), steps(static_cast<size_t>(P));  // [P][16], [P][n]
             for (int64_t s = 0; s < P; ++s) {

@@ -39,6 +39,9 @@ struct BenchOptions {
 
 // Prompt tokens of each sequence of a --parallel test (random, prefilled before timing).
 constexpr int64_t kParallelPrompt = 16;
+// Tokens per forward_batch step of the --parallel tests' graph: at least this many, and at
+// least P (so a decode step of P sequences is one step). The memory planner counts it.
+constexpr int64_t kParallelMinBatch = 256;
 
 struct BenchTest {
     std::string name;  // "pp512", "tg128", "tg128 x8"

@@ -4,9 +4,11 @@
 // "Memory planning").
 //
 //   total = weights (as stored, by dtype; mmapped, so they become resident as they are read)
-//         + KV cache (ctx positions, rounded up to whole pool blocks, at the KV storage type)
+//         + KV cache (ctx positions, rounded up to whole pool blocks, at the KV storage type;
+//                     with --kv-mem, the whole blocks that fit in those bytes)
 //         + scratch (LlamaGraph's buffers for max_batch tokens, attention scores, logits +
 //                    sampler buffers, per-thread kernel scratch)
+//         + bench --parallel (its second KV pool and graph for P sequences, when asked)
 //         + overhead (the runtime and its libraries, measured: kRuntimeOverheadBytes, plus
 //                     the parsed tokenizer, kTokenizerMemoryFactor x its file size)
 #pragma once
@@ -77,8 +79,14 @@ uint64_t kv_bytes_per_token(const ModelConfig& c, DType kv_type);
 struct PlanOptions {
     int64_t ctx = 4096;           // positions the KV cache is sized for (--ctx)
     DType kv_type = DType::F16;   // KV storage type (--kv-type)
+    uint64_t kv_mem = 0;          // --kv-mem: KV pool bytes (kv_pool_blocks); 0 = sized for ctx
     int64_t max_batch = 256;      // LlamaGraph's tokens per forward chunk
     int n_threads = 1;            // OpenMP threads (attention scores and kernel tiles are per thread)
+    // `ember bench --parallel`: the largest P of the list and the largest -n (0: no parallel
+    // test). Bench then holds a second KV pool and LlamaGraph for P sequences of
+    // kParallelPrompt + n positions next to its main ones (runtime/bench.cpp).
+    int64_t parallel = 0;
+    int64_t parallel_gen = 0;
 };
 
 struct MemoryPlan {
@@ -94,14 +102,25 @@ struct MemoryPlan {
     uint64_t logits = 0;          // logits [vocab] + the sampler's [vocab] buffers
     uint64_t kernel_scratch = 0;  // kernels/scratch.h buffers (activations, weight tiles)
     uint64_t scratch = 0;         // graph_scratch + logits + kernel_scratch
+    uint64_t parallel_kv = 0;       // bench --parallel: its pool of P x (prompt + n) positions
+    uint64_t parallel_scratch = 0;  // bench --parallel: its graph, forward_batch buffers, logits, pool index
+    uint64_t parallel = 0;          // parallel_kv + parallel_scratch
     uint64_t tokenizer = 0;       // parsed tokenizer: kTokenizerMemoryFactor x its file
     uint64_t overhead = 0;        // kRuntimeOverheadBytes + tokenizer
-    uint64_t total = 0;           // weights + kv_cache + scratch + overhead
+    uint64_t total = 0;           // weights + kv_cache + scratch + parallel + overhead
 };
 
+// LlamaGraph's scratch (runtime/llama_graph.h) for max_batch tokens and max_context
+// positions, in bytes: the per-token activations and the per-thread attention scores.
+uint64_t graph_scratch_bytes(const ModelConfig& c, int64_t max_batch, int64_t max_context, int n_threads);
+// KV pool bytes as runtime/kv_cache.h kv_pool_blocks sizes it for one sequence of ctx
+// positions (kv_mem 0) or for kv_mem bytes; throws std::invalid_argument as it does (a
+// budget that holds fewer than ctx positions).
+uint64_t kv_pool_bytes(const ModelConfig& c, DType kv_type, int64_t ctx, uint64_t kv_mem = 0);
+
 MemoryPlan memory_plan(const ModelConfig& c, const WeightBytes& w, const PlanOptions& o, std::string what = "");
-// Convenience for synthetic models (ember bench --synthetic): weights from the config in
-// `body` / `embed` types, no tokenizer, KV in f32 (the pool's type on this branch).
+// Convenience for synthetic shapes (tests/bench): weights from the config
+// in `body` / `embed` types, no tokenizer, KV in f32.
 MemoryPlan memory_plan(const ModelConfig& c, DType body, DType embed, int64_t ctx, int64_t max_batch = 256,
                        int n_threads = 1);
 

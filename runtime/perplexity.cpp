@@ -42,7 +42,7 @@ struct Accumulator {
     }
 };
 
-// One model with its own KV pool, graph and all-position logits buffer.
+// One model with its own KV pool (of kv_type), graph and all-position logits buffer.
 struct Runner {
     const Model& model;
     KvBlockPool pool;
@@ -50,10 +50,10 @@ struct Runner {
     LlamaGraph graph;
     std::vector<float> logits;  // [ctx, vocab]
 
-    Runner(const Model& m, int64_t ctx)
+    Runner(const Model& m, int64_t ctx, DType kv_type)
         : model(m),
           pool(KvCacheShape{int(m.config().n_layers), int(m.config().n_kv_heads), int(m.config().head_dim),
-                            16},
+                            16, kv_type},
                int32_t((ctx + 15) / 16)),
           seq(pool),
           graph(m, ctx),
@@ -119,9 +119,11 @@ PerplexityResult compute_perplexity(const Model& model, const Model* base, std::
     if (opts.max_chunks > 0) n_chunks = std::min(n_chunks, opts.max_chunks);
 
     const auto t0 = std::chrono::steady_clock::now();
-    Runner runner(model, ctx);
-    std::optional<Runner> base_runner;
-    if (base) base_runner.emplace(*base, ctx);
+    if (!is_kv_type(opts.kv_type))
+        throw std::invalid_argument("--kv-type must be f32, f16 or q8, not " + std::string(dtype_name(opts.kv_type)));
+    Runner runner(model, ctx, opts.kv_type);
+    std::optional<Runner> base_runner;  // the reference: always f32 KV
+    if (base) base_runner.emplace(*base, ctx, DType::F32);
 
     const int64_t first = opts.score_all ? 0 : ctx / 2;  // first scored position of a chunk
     const int64_t bos = model.tokenizer_info().add_bos ? model.tokenizer_info().bos_token_id : -1;

@@ -8,6 +8,10 @@
 // score_all, every prediction from position 0 on. PPL = exp(mean NLL), its error the
 // standard error of the mean NLL propagated through exp.
 //
+// The model's KV cache is stored as opts.kv_type (default f32, so PPL measures the weights
+// alone); the base model's always as f32, so `--kl-base` of the same file with a smaller
+// kv_type measures what KV quantization costs.
+//
 // With a base model: both run on the same chunks, and at every scored position
 // KL(base || model) = sum_v p_base(v) (log p_base(v) - log p_model(v)) is accumulated,
 // with the share of positions where both pick the same top-1 token.
@@ -27,6 +31,7 @@ struct PerplexityOptions {
     int64_t ctx = 512;       // tokens per chunk
     int64_t max_chunks = 0;  // 0: every full chunk of the text
     bool score_all = false;  // score all predictions of a chunk, not only its second half
+    DType kv_type = DType::F32;  // the model's KV storage (f32, f16, q8); the base's is f32
 };
 
 struct KlStats {

@@ -1,4 +1,5 @@
 // `ember bench MODEL | --synthetic NAME | --list`: the llama-bench method (runtime/bench.h).
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -74,6 +75,20 @@ int64_t default_ctx(const ModelConfig& c, int64_t asked) {
     return asked > 0 ? asked : std::min<int64_t>(4096, c.max_position);
 }
 
+// What the memory check plans for besides the model: the KV pool (--kv-type, --kv-mem) and,
+// with --parallel, the extra pool and graph of the largest P and -n (runtime/bench.cpp).
+PlanOptions bench_plan_options(const BenchFlags& f, int64_t ctx) {
+    PlanOptions o;
+    o.ctx = ctx;
+    o.kv_type = parse_kv_type(f.kv_type);
+    o.kv_mem = f.kv_mem.empty() ? 0 : parse_byte_size(f.kv_mem);
+    o.n_threads = f.threads > 0 ? f.threads : physical_core_count();
+    for (int64_t p : f.parallel) o.parallel = std::max(o.parallel, p);
+    for (int64_t n : f.n_gen) o.parallel_gen = std::max(o.parallel_gen, n);
+    if (o.parallel_gen == 0) o.parallel = 0;  // -n 0: no tg<n> x<P> test runs
+    return o;
+}
+
 // Flag checks that need the config, done before a synthetic model is generated.
 void check_flags(const BenchFlags& f, const ModelConfig& c) {
     const int64_t ctx = default_ctx(c, f.ctx);
@@ -107,9 +122,9 @@ bool any_test(const BenchFlags& f) {
 int list_models(const BenchFlags& f) {
     const uint64_t avail = mem_available_bytes();
     std::printf("Built-in shapes for `ember bench --synthetic NAME` (random weights, real shapes).\n");
-    std::printf("Memory = weights + KV cache (f32, --ctx %s) + scratch + runtime (parts: ember plan); q4 keeps "
+    std::printf("Memory = weights + KV cache (%s, --ctx %s) + scratch + runtime (parts: ember plan); q4 keeps "
                 "embeddings in q8.\n\n",
-                f.ctx > 0 ? std::to_string(f.ctx).c_str() : "min(4096, model max)");
+                f.kv_type.c_str(), f.ctx > 0 ? std::to_string(f.ctx).c_str() : "min(4096, model max)");
     std::printf(
         "| alias | model | arch | params | q4 | q8 | f16 | f32 |\n| --- | --- | --- | ---: | ---: | ---: | "
         "---: | ---: |\n");
@@ -119,7 +134,8 @@ int list_models(const BenchFlags& f) {
         std::printf("| %s | %s | %s | %.1f M |", s.alias.c_str(), s.name.c_str(), c.arch.c_str(),
                     double(model_param_count(c)) / 1e6);
         for (DType d : {DType::Q4, DType::Q8, DType::F16, DType::F32}) {
-            const MemoryPlan p = memory_plan(c, d, default_embed_type(d), ctx, 256, physical_core_count());
+            const MemoryPlan p = memory_plan(c, weight_bytes_for_type(c, d, default_embed_type(d)),
+                                             bench_plan_options(f, ctx));  // the bench's --kv-type, --kv-mem
             std::printf(" %s%s |", format_bytes(p.total).c_str(),
                         avail && p.total > avail ? " (too big)" : "");
         }
@@ -153,8 +169,7 @@ int bench(BenchFlags f, CLI::App& sub) {
         const DType body = *dtype_from_name(f.type);
         const DType embed = f.embed_type.empty() ? default_embed_type(body) : *dtype_from_name(f.embed_type);
         const int64_t ctx = default_ctx(cfg, f.ctx);
-        const MemoryPlan plan =
-            memory_plan(cfg, body, embed, ctx, 256, f.threads > 0 ? f.threads : physical_core_count());
+        const MemoryPlan plan = memory_plan(cfg, weight_bytes_for_type(cfg, body, embed), bench_plan_options(f, ctx));
         const std::string what =
             name + " as " + f.type +
             (embed != body ? " (embeddings " + std::string(dtype_name(embed)) + ")" : "") + " with --ctx " +
@@ -177,7 +192,10 @@ int bench(BenchFlags f, CLI::App& sub) {
         if (sub.count("--type") || sub.count("--embed-type"))
             throw std::invalid_argument(
                 "--type / --embed-type apply to --synthetic only (a model file has its types)");
-        f.mem_check.check(f.model, f.ctx, f.threads, parse_kv_type(f.kv_type));  // refuse before loading what would not fit
+        if (!f.mem_check.skip) {  // refuse before loading what would not fit
+            const PlanOptions o = bench_plan_options(f, f.ctx);
+            f.mem_check.check(f.model, f.ctx, f.threads, o.kv_type, o.kv_mem, o.parallel, o.parallel_gen);
+        }
         model = Model::load(f.model);
         name = std::filesystem::path(f.model).filename().string();
         check_flags(f, model->config());

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "runtime/kv_cache.h"
 #include "runtime/perplexity.h"
 #include "runtime/threads.h"
 #include "tools/commands.h"
@@ -15,6 +16,7 @@ namespace {
 
 struct PerplexityFlags {
     std::string model, text_file, tokens_file, kl_base;
+    std::string kv_type = "f32";  // f32 by default: PPL and KL then measure the weights alone
     int64_t ctx = 0;
     int64_t chunks = 0;
     int threads = 0;
@@ -57,9 +59,11 @@ int perplexity(const PerplexityFlags& f) {
     o.ctx = f.ctx > 0 ? f.ctx : std::min<int64_t>(512, model->config().max_position);
     o.max_chunks = f.chunks;
     o.score_all = f.score_all;
+    o.kv_type = parse_kv_type(f.kv_type);
     if (!f.json)
-        std::printf("perplexity: %zu tokens, chunks of %lld, scoring %s of each chunk%s\n", tokens.size(),
-                    (long long)o.ctx, o.score_all ? "every prediction" : "the second half",
+        std::printf("perplexity: %zu tokens, chunks of %lld, scoring %s of each chunk, %s KV cache%s\n",
+                    tokens.size(), (long long)o.ctx, o.score_all ? "every prediction" : "the second half",
+                    f.kv_type.c_str(),
                     base ? (", KL(base || model) against " + f.kl_base).c_str() : "");
     auto on_chunk = [&](const PerplexityProgress& p) {
         if (f.json) return;
@@ -74,7 +78,7 @@ int perplexity(const PerplexityFlags& f) {
 
     if (f.json) {
         nlohmann::json j = {
-            {"model", f.model},       {"n_tokens", r.n_tokens},     {"n_ctx", r.n_ctx},
+            {"model", f.model},       {"n_tokens", r.n_tokens},     {"n_ctx", r.n_ctx}, {"kv_type", f.kv_type},
             {"n_chunks", r.n_chunks}, {"n_scored", r.n_scored},     {"score_all", o.score_all},
             {"ppl", r.ppl},           {"ppl_stderr", r.ppl_stderr}, {"running_ppl", r.running_ppl},
             {"seconds", r.seconds}};
@@ -117,6 +121,10 @@ Command add_perplexity_command(CLI::App& app) {
         ->check(CLI::NonNegativeNumber);
     sub->add_option("--chunks", f->chunks, "Score at most this many chunks (default: all)")
         ->check(CLI::NonNegativeNumber);
+    sub->add_option("--kv-type", f->kv_type,
+                    "KV cache element type of the model (the --kl-base model always uses f32)")
+        ->check(CLI::IsMember({"f32", "f16", "q8"}))
+        ->capture_default_str();
     sub->add_flag("--score-all", f->score_all, "Score every prediction of a chunk, not only its second half");
     sub->add_option("--kl-base", f->kl_base,
                     "Base model (e.g. the f32 conversion): report KL(base || model), top-1 agreement")

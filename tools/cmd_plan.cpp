@@ -1,4 +1,4 @@
-// `ember plan MODEL.ember|HF_DIR [--mem 4G] [--ctx N] [--kv-type T] [--type T] [--json]`:
+// `ember plan MODEL.ember|HF_DIR [--mem 4G] [--ctx N] [--kv-type T] [--kv-mem SIZE] [--type T] [--json]`:
 // what the model needs per weight type against the memory available (runtime/memory_plan.h).
 // Exit status: 0 when it fits (an HF dir: at least one listed type fits), 2 when nothing
 // fits, 1 on errors.
@@ -19,7 +19,7 @@ namespace {
 constexpr int kExitDoesNotFit = 2;
 
 struct PlanFlags {
-    std::string model, mem, kv_type = "f16", type;
+    std::string model, mem, kv_type = "f16", type, kv_mem;
     int64_t ctx = 0;
     int threads = 0;
     bool json = false;
@@ -47,10 +47,11 @@ void print_table(const PlanSource& src, const std::vector<Row>& rows, const Memo
     const ModelConfig& c = src.config;
     std::printf("%s: %s, %lld layers, vocab %lld, max context %lld\n", src.name.c_str(), c.arch.c_str(),
                 (long long)c.n_layers, (long long)c.vocab_size, (long long)c.max_position);
-    std::printf("--ctx %lld, KV cache %s (%s per token), %d thread%s, prefill chunk %lld tokens\n",
+    std::printf("--ctx %lld, KV cache %s (%s per token%s), %d thread%s, prefill chunk %lld tokens\n",
                 (long long)o.ctx, std::string(dtype_name(o.kv_type)).c_str(),
-                format_bytes(kv_bytes_per_token(c, o.kv_type)).c_str(), o.n_threads, o.n_threads == 1 ? "" : "s",
-                (long long)o.max_batch);
+                format_bytes(kv_bytes_per_token(c, o.kv_type)).c_str(),
+                o.kv_mem ? (", pool of --kv-mem " + format_bytes(o.kv_mem)).c_str() : "", o.n_threads,
+                o.n_threads == 1 ? "" : "s", (long long)o.max_batch);
     if (budget.bytes)
         std::printf("available: %s (%s)\n\n", format_bytes(budget.bytes).c_str(), budget.source.c_str());
     else
@@ -74,6 +75,7 @@ nlohmann::json plan_json(const PlanSource& src, const std::vector<Row>& rows, co
                           {"ctx", o.ctx},
                           {"kv_type", std::string(dtype_name(o.kv_type))},
                           {"kv_bytes_per_token", kv_bytes_per_token(src.config, o.kv_type)},
+                          {"kv_mem_bytes", o.kv_mem},
                           {"n_threads", o.n_threads},
                           {"max_batch", o.max_batch},
                           {"available_bytes", budget.bytes},
@@ -112,6 +114,7 @@ int plan(const PlanFlags& f) {
         throw std::invalid_argument("--ctx " + std::to_string(o.ctx) + " exceeds the model's maximum of " +
                                     std::to_string(src.config.max_position) + " positions");
     o.kv_type = *dtype_from_name(f.kv_type);
+    o.kv_mem = f.kv_mem.empty() ? 0 : parse_byte_size(f.kv_mem);
     o.n_threads = f.threads > 0 ? f.threads : physical_core_count();
     const MemoryBudget budget = f.mem.empty() ? detect_memory_budget() : memory_budget_from_flag("--mem", f.mem);
 
@@ -161,6 +164,8 @@ Command add_plan_command(CLI::App& app) {
     sub->add_option("--kv-type", f->kv_type, "KV cache storage type")
         ->check(CLI::IsMember({"f16", "q8", "f32"}))
         ->capture_default_str();
+    sub->add_option("--kv-mem", f->kv_mem,
+                    "KV cache size in bytes as run/bench --kv-mem, e.g. 512M (default: sized for --ctx)");
     sub->add_option("--type", f->type, "HF directory: plan only this weight type")
         ->check(CLI::IsMember({"f32", "f16", "bf16", "q8", "q4"}));
     sub->add_option("-t,--threads", f->threads, "Threads (default: physical cores)")->check(CLI::NonNegativeNumber);

@@ -88,7 +88,8 @@ std::vector<int32_t> prompt_ids(const Model& model, const RunFlags& f, const Cha
 
 int run(const RunFlags& f, CLI::App& app) {
     configure_threads(f.threads, f.cpus);
-    f.mem_check.check(f.model, f.ctx, f.threads, parse_kv_type(f.kv_type));  // refuse before loading what would not fit
+    f.mem_check.check(f.model, f.ctx, f.threads, parse_kv_type(f.kv_type),
+                      f.kv_mem.empty() ? 0 : parse_byte_size(f.kv_mem));  // refuse before loading what would not fit
     auto model = Model::load(f.model);
     const ModelConfig& cfg = model->config();
 

@@ -9,6 +9,10 @@ converts it to q4, then checks:
   4. run --mem 1M refuses before loading, naming needed vs available; --mem 1G runs;
      --no-mem-check skips the check; a budget between two contexts names the largest ctx.
   5. bench MODEL.ember --mem 1M and bench --synthetic --mem 1M refuse.
+  6. --kv-mem: plan's KV is the given bytes in whole blocks; too small for --ctx is an error;
+     run refuses a budget a byte below the plan with --kv-mem and runs at exactly it.
+  7. bench --parallel: a budget above the single-sequence need but below --parallel 256's is
+     refused (exit 1, naming the largest P that fits); that P and -n alone run.
 """
 from __future__ import annotations
 
@@ -142,6 +146,44 @@ def main() -> None:
         check(p.returncode == 1 and "is available (--mem 1M)" in p.stderr, "bench FILE --mem 1M refuses")
         p = ember("bench", "--synthetic", os.path.join(HERE, "tiny_config.json"), "--mem", "1M")
         check(p.returncode == 1 and "is available (--mem 1M)" in p.stderr, "bench --synthetic --mem 1M refuses")
+
+        # 6. --kv-mem: the planned KV pool is the bytes given, in whole 16-position blocks
+        #    (f16: 16 x 128 B = 2048 B per block); run and bench check it before loading.
+        j = json.loads(ember("plan", model, "--kv-mem", "10000", "--ctx", "64", "--json").stdout)
+        check(j["kv_mem_bytes"] == 10000 and j["types"][0]["kv_cache_bytes"] == 4 * 2048,
+              f"plan --kv-mem 10000: KV {j['types'][0]['kv_cache_bytes']} B = 4 whole blocks")
+        check(j["types"][0]["largest_ctx"] == 64, "plan --kv-mem: the largest ctx is what the pool holds (64)")
+        p = ember("plan", model, "--kv-mem", "4000", "--ctx", "64")
+        check(p.returncode == 1 and "fewer than the context of 64" in p.stderr,
+              f"plan --kv-mem too small for --ctx: error ({p.stderr.strip()})")
+        p = ember("run", model, *toks, "--ctx", "64", "--kv-mem", "4000", "--mem", "1G")
+        check(p.returncode == 1 and "fewer than the context of 64" in p.stderr, "run --kv-mem too small: refused")
+        plan_big_kv = json.loads(ember("plan", model, "--ctx", "64", "--kv-mem", "64M", "-t", "1", "--json").stdout)
+        budget = str(plan_big_kv["types"][0]["total_bytes"] - 1)
+        p = ember("run", model, *toks, "--ctx", "64", "-t", "1", "--kv-mem", "64M", "--mem", budget)
+        check(p.returncode == 1 and "--kv-mem 67108864" in p.stderr and "--kv-mem " in p.stderr.split("needs")[1],
+              f"run --kv-mem 64M refused a byte below its plan, names a --kv-mem that fits: {p.stderr.strip()}")
+        p = ember("run", model, *toks, "--ctx", "64", "-t", "1", "--kv-mem", "64M", "--mem", str(int(budget) + 1))
+        check(p.returncode == 0, "run --kv-mem 64M at exactly its plan runs")
+
+        # 7. bench --parallel: its second KV pool and graph count. A budget 1 MiB above the
+        #    single-sequence plan runs -n 100 alone but refuses --parallel 256 (256 x 116
+        #    positions = 4 MiB of f16 KV) naming the largest P that fits.
+        single = json.loads(ember("plan", model, "--ctx", "128", "-t", "1", "--json").stdout)["types"][0]["total_bytes"]
+        budget = str(single + (1 << 20))
+        bench_args = ["bench", model, "--ctx", "128", "-t", "1", "-p", "0", "-n", "100", "-r", "1", "--no-warmup",
+                      "--ttft", "0", "-q", "--mem", budget]
+        p = ember(*bench_args)
+        check(p.returncode == 0 and "tg100" in p.stdout, f"bench -n 100 alone fits {budget} B ({p.stderr.strip()})")
+        p = ember(*bench_args, "--parallel", "1,256")
+        largest = None
+        if "the largest --parallel that fits is " in p.stderr:
+            largest = int(p.stderr.split("the largest --parallel that fits is ")[1].split()[0])
+        check(p.returncode == 1 and "--parallel 256 KV cache 4.00 MiB" in p.stderr and largest is not None
+              and 1 <= largest < 256, f"bench --parallel 1,256 refused, names P {largest}: {p.stderr.strip()}")
+        p = ember(*bench_args, "--parallel", str(largest or 1), "--json")
+        check(p.returncode == 0 and any(t["n_parallel"] == largest for t in json.loads(p.stdout)),
+              f"bench --parallel {largest} (the P it named) runs in the same budget")
 
     if failures:
         print(f"{len(failures)} failure(s)")
