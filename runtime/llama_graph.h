@@ -9,6 +9,7 @@
 #include "runtime/kv_cache.h"
 #include "runtime/model.h"
 #include "runtime/rope.h"
+#include "runtime/scratch_buffer.h"
 
 namespace ember {
 
@@ -79,22 +80,23 @@ private:
     int64_t max_context_, max_batch_;
     bool fuse_;
 
-    // Scratch, sized for max_batch tokens (T <= max_batch). Row-major [tokens, features].
-    std::vector<float> x_;       // [T, hidden]  residual stream
-    std::vector<float> xn_;      // [T, hidden]  normed input of a block
-    std::vector<float> q_;       // [T, n_heads * head_dim]
-    std::vector<float> k_new_;   // [T, n_kv_heads * head_dim]
-    std::vector<float> v_new_;   // [T, n_kv_heads * head_dim]
-    std::vector<float> attn_;    // [T, n_heads * head_dim]  attention output per head
-    std::vector<float> proj_;    // [T, hidden]  o_proj / down_proj output
+    // Scratch, sized for max_batch tokens (T <= max_batch), pages touched only as rows are
+    // used (ScratchBuffer). Row-major [tokens, features].
+    ScratchBuffer<float> x_;       // [T, hidden]  residual stream
+    ScratchBuffer<float> xn_;      // [T, hidden]  normed input of a block
+    ScratchBuffer<float> q_;       // [T, n_heads * head_dim]
+    ScratchBuffer<float> k_new_;   // [T, n_kv_heads * head_dim]
+    ScratchBuffer<float> v_new_;   // [T, n_kv_heads * head_dim]
+    ScratchBuffer<float> attn_;    // [T, n_heads * head_dim]  attention output per head
+    ScratchBuffer<float> proj_;    // [T, hidden]  o_proj / down_proj output
     // [max_batch, max(2 intermediate, qdim + 2 kvdim)]: the MLP's gate and up outputs, and the
     // fused q|k|v output before project_qkv splits it (attention and MLP never need it at
     // once). Split matmuls: gate [T, F] at the start, up [T, F] at max_batch * F. Fused
     // gate_up_proj: per token [gate F | up F], then silu(gate) * up [T, F] at the start.
-    std::vector<float> ffn_;
-    std::vector<float> cos_;     // [T, head_dim / 2]
-    std::vector<float> sin_;     // [T, head_dim / 2]
-    std::vector<float> scores_;  // [n_threads, max_context]  attention scratch per thread
+    ScratchBuffer<float> ffn_;
+    ScratchBuffer<float> cos_;     // [T, head_dim / 2]
+    ScratchBuffer<float> sin_;     // [T, head_dim / 2]
+    ScratchBuffer<float> scores_;  // [n_threads, max_context]  attention scratch per thread
     std::vector<PagedKvHead> kv_views_;  // [n_kv_heads]  this layer's K/V views for the attention kernel
 
     // forward_batch scratch, sized on its first call (later steps do not allocate).

@@ -214,19 +214,20 @@ MemoryPlan memory_plan(const ModelConfig& c, const WeightBytes& w, const PlanOpt
     // logits [vocab] f32 (runtime/generate.cpp) + Sampler ids_ i32, probs_ f32, seen_ u8 [vocab].
     p.logits = uint64_t(c.vocab_size) * (4 + 4 + 4 + 1);
     // kernels/scratch.h, grown with 1/4 slack: the calling thread's activations of the widest
-    // matmul input for B tokens (f32 copy + int8 with per-block scales, 4 + 1.25 B/element),
+    // matmul input for B tokens (f32 copy + int8 and its +128 unsigned copy with per-block
+    // scales, 4 + 2.25 B/element),
     // and per thread one weight tile (<= kKernelTileBytes) plus a few rows of K floats.
     // (bench --parallel runs at most kParallelMinBatch = 256 rows per step: no wider.)
     const uint64_t B = uint64_t(o.max_batch), H = uint64_t(c.hidden_size), F = uint64_t(c.intermediate_size),
                    q = uint64_t(c.n_heads * c.head_dim);
     const uint64_t K = std::max({H, F, q});
-    const uint64_t acts = B * K * 4 + B * K + B * ((K + kQBlock - 1) / kQBlock) * 8;
+    const uint64_t acts = B * K * 4 + 2 * B * K + B * ((K + kQBlock - 1) / kQBlock) * 8;
     const uint64_t tiles = uint64_t(o.n_threads) * (kKernelTileBytes + 8 * K);
     p.kernel_scratch = (acts + tiles) * kScratchSlackNum / kScratchSlackDen;
     p.scratch = p.graph_scratch + p.logits + p.kernel_scratch;
     plan_bench_parallel(c, o, p);
 
-    p.tokenizer = w.tokenizer_file * kTokenizerMemoryFactor;
+    p.tokenizer = w.tokenizer_file > 0 ? w.tokenizer_file * kTokenizerMemoryFactor + kTokenizerBaseBytes : 0;
     p.overhead = kRuntimeOverheadBytes + p.tokenizer;
     p.total = p.weights + p.kv_cache + p.scratch + p.parallel + p.overhead;
     return p;

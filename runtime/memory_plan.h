@@ -10,7 +10,7 @@
 //                    sampler buffers, per-thread kernel scratch)
 //         + bench --parallel (its second KV pool and graph for P sequences, when asked)
 //         + overhead (the runtime and its libraries, measured: kRuntimeOverheadBytes, plus
-//                     the parsed tokenizer, kTokenizerMemoryFactor x its file size)
+//                     the parsed tokenizer, kTokenizerMemoryFactor x its file size + kTokenizerBaseBytes)
 #pragma once
 #include <cstdint>
 #include <filesystem>
@@ -33,10 +33,12 @@ namespace ember {
 // scratch; rounded up to 12 MiB for machines with more threads than the 2 measured here.
 constexpr uint64_t kRuntimeOverheadBytes = uint64_t(12) << 20;
 
-// The parsed tokenizer (vocabulary and merge maps, added tokens, SentencePiece model) takes
-// about 11x its serialized file: measured 72 MiB in `ember run` and 74 MiB in `ember
-// tokenize` for Qwen2.5's 6.7 MiB tokenizer.json (docs/benchmarks.md).
-constexpr uint64_t kTokenizerMemoryFactor = 11;
+// The parsed tokenizer (compact vocabulary and merge tables, added tokens, SentencePiece
+// model): measured about 25 MiB at its loading peak in `ember tokenize` for Qwen2.5's
+// 6.7 MiB tokenizer.json (3.7x), and 6.9 MiB for the 0.5 MB llama2 SentencePiece model
+// (docs/benchmarks.md). Planned as kTokenizerMemoryFactor x the file + kTokenizerBaseBytes.
+constexpr uint64_t kTokenizerMemoryFactor = 4;
+constexpr uint64_t kTokenizerBaseBytes = uint64_t(6) << 20;
 
 // What a model's weights weigh in memory, by stored dtype.
 struct WeightBytes {
@@ -105,7 +107,7 @@ struct MemoryPlan {
     uint64_t parallel_kv = 0;       // bench --parallel: its pool of P x (prompt + n) positions
     uint64_t parallel_scratch = 0;  // bench --parallel: its graph, forward_batch buffers, logits, pool index
     uint64_t parallel = 0;          // parallel_kv + parallel_scratch
-    uint64_t tokenizer = 0;       // parsed tokenizer: kTokenizerMemoryFactor x its file
+    uint64_t tokenizer = 0;       // parsed tokenizer: kTokenizerMemoryFactor x its file + kTokenizerBaseBytes
     uint64_t overhead = 0;        // kRuntimeOverheadBytes + tokenizer
     uint64_t total = 0;           // weights + kv_cache + scratch + parallel + overhead
 };

@@ -133,7 +133,7 @@ TEST_CASE("a .ember header gives the same bytes as the converter's rules, withou
     CHECK(w.total() == 18816);
     PlanOptions o;
     o.ctx = 64;
-    CHECK(memory_plan(c, w, o).overhead == kRuntimeOverheadBytes + 1000 * kTokenizerMemoryFactor);
+    CHECK(memory_plan(c, w, o).overhead == kRuntimeOverheadBytes + 1000 * kTokenizerMemoryFactor + kTokenizerBaseBytes);
     fs::remove(path);
 
     // Not an .ember file: a clear error naming it.
