@@ -34,8 +34,8 @@ std::map<ShapeKey, std::string> weight_names(const Model& model) {
         add(L.gate_proj, "gate_proj");
         add(L.up_proj, "up_proj");
         add(L.down_proj, "down_proj");
-        if (L.qkv_proj) add(*L.qkv_proj, "q+k+v_proj");  // fused (LayerWeights::qkv_proj) unless EMBER_FUSE=0
-        if (L.gate_up_proj) add(*L.gate_up_proj, "gate+up_proj");
+        if (L.qkv_proj) add(*L.qkv_proj, "q_proj+k_proj+v_proj");  // fused (LayerWeights::qkv_proj) unless EMBER_FUSE=0
+        if (L.gate_up_proj) add(*L.gate_up_proj, "gate_proj+up_proj");
     }
     add(w.lm_head, "lm_head");
     return names;
