@@ -27,15 +27,23 @@ std::map<ShapeKey, std::string> weight_names(const Model& model) {
     const ModelWeights& w = model.weights();
     if (!w.layers.empty()) {
         const LayerWeights& L = w.layers[0];
-        add(L.q_proj, "q_proj");
-        add(L.k_proj, "k_proj");
-        add(L.v_proj, "v_proj");
+        // Only the matrices the graph multiplies: fused ones (LayerWeights::qkv_proj,
+        // gate_up_proj) in place of their parts unless EMBER_FUSE=0.
+        if (L.qkv_proj && fuse_projections_enabled()) {
+            add(*L.qkv_proj, "q_proj+k_proj+v_proj");
+        } else {
+            add(L.q_proj, "q_proj");
+            add(L.k_proj, "k_proj");
+            add(L.v_proj, "v_proj");
+        }
         add(L.o_proj, "o_proj");
-        add(L.gate_proj, "gate_proj");
-        add(L.up_proj, "up_proj");
+        if (L.gate_up_proj && fuse_projections_enabled()) {
+            add(*L.gate_up_proj, "gate_proj+up_proj");
+        } else {
+            add(L.gate_proj, "gate_proj");
+            add(L.up_proj, "up_proj");
+        }
         add(L.down_proj, "down_proj");
-        if (L.qkv_proj) add(*L.qkv_proj, "q_proj+k_proj+v_proj");  // fused (LayerWeights::qkv_proj) unless EMBER_FUSE=0
-        if (L.gate_up_proj) add(*L.gate_up_proj, "gate_proj+up_proj");
     }
     add(w.lm_head, "lm_head");
     return names;
