@@ -70,7 +70,7 @@ KvBlockPool::KvBlockPool(KvCacheShape shape, int32_t n_blocks) : shape_(shape), 
                                     std::to_string(n_blocks) + " blocks");
     row_bytes_ = kv_row_bytes(shape);
     block_stride_ = kv_block_bytes(shape);
-    storage_.assign(size_t(block_stride_) * size_t(n_blocks), 0);
+    storage_.resize(size_t(block_stride_) * size_t(n_blocks));  // zeroed; pages resident once written
     const size_t n = size_t(n_blocks);
     free_list_.reserve(n);
     // Hand out low block numbers first (LIFO stack, highest at the bottom).

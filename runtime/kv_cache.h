@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "kernels/kernels.h"
+#include "runtime/scratch_buffer.h"
 
 namespace ember {
 
@@ -108,7 +109,7 @@ private:
     KvCacheShape shape_;
     int32_t n_blocks_;
     int64_t row_bytes_, block_stride_;
-    std::vector<uint8_t> storage_;      // [n_blocks * block_stride] bytes
+    ScratchBuffer<uint8_t> storage_;    // [n_blocks * block_stride] bytes, resident as blocks are written
     std::vector<int32_t> free_list_;    // unheld, unregistered blocks (capacity n_blocks)
     std::vector<int32_t> ref_count_;    // [n_blocks]
     // Prefix registry, all fixed-size so registering and evicting never allocate.
