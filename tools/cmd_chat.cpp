@@ -11,6 +11,7 @@
 #include "tools/commands.h"
 #include "tools/config_file.h"
 #include "tools/mem_check_flags.h"
+#include "tools/sampling_flags.h"
 
 namespace ember::cli {
 namespace {
@@ -24,7 +25,7 @@ struct ChatFlags {
     int64_t ctx = 0;
     int threads = 0;
     bool history = true;
-    SamplingParams sampling;
+    SamplingFlags sampling;  // --temp, --top-k, ... (tools/sampling_flags.h)
 };
 
 int chat(const ChatFlags& f, CLI::App& app) {
@@ -44,14 +45,7 @@ int chat(const ChatFlags& f, CLI::App& app) {
     opt.system = f.system;
     opt.kv_type = parse_kv_type(f.kv_type);
     // Sampling: the model's generation defaults, then whatever the user set explicitly.
-    opt.sampling = sampling_defaults(*model);
-    if (app.count("--temp")) opt.sampling.temperature = f.sampling.temperature;
-    if (app.count("--top-k")) opt.sampling.top_k = f.sampling.top_k;
-    if (app.count("--top-p")) opt.sampling.top_p = f.sampling.top_p;
-    if (app.count("--min-p")) opt.sampling.min_p = f.sampling.min_p;
-    if (app.count("--repeat-penalty")) opt.sampling.repeat_penalty = f.sampling.repeat_penalty;
-    if (app.count("--repeat-last-n")) opt.sampling.repeat_last_n = f.sampling.repeat_last_n;
-    if (app.count("--seed")) opt.sampling.seed = f.sampling.seed;
+    opt.sampling = f.sampling.resolve(*model, app);
 
     ChatSession session(*model, opt);
     const std::string banner = "ember chat: " + model->file().path().filename().string() + " (" + cfg.arch +
@@ -86,15 +80,7 @@ Command add_chat_command(CLI::App& app) {
     f->mem_check.add_to(sub);
     sub->add_option("--cpus", f->cpus,
                     "Pin threads to these CPUs, e.g. 0,1 or 0-3 (default thread count: one per CPU)");
-    sub->add_option("--temp", f->sampling.temperature,
-                    "Temperature; 0 = greedy (default: model's generation config)");
-    sub->add_option("--top-k", f->sampling.top_k, "Top-k (0 = off)");
-    sub->add_option("--top-p", f->sampling.top_p, "Top-p (1 = off)")->check(CLI::Range(0.0, 1.0));
-    sub->add_option("--min-p", f->sampling.min_p, "Min-p (0 = off)")->check(CLI::Range(0.0, 1.0));
-    sub->add_option("--repeat-penalty", f->sampling.repeat_penalty, "Repetition penalty (1 = off)")
-        ->check(CLI::PositiveNumber);
-    sub->add_option("--repeat-last-n", f->sampling.repeat_last_n, "Tokens the penalty looks back (-1 = all)");
-    sub->add_option("--seed", f->sampling.seed, "Random seed (same seed, same answers)");
+    f->sampling.add_to(sub);
     return {sub, [f, sub] {
                 apply_config_file(*sub, config_file_path(f->config));
                 return chat(*f, *sub);

@@ -13,6 +13,7 @@
 #include "runtime/threads.h"
 #include "tools/commands.h"
 #include "tools/mem_check_flags.h"
+#include "tools/sampling_flags.h"
 #include "tools/config_file.h"
 
 namespace ember::cli {
@@ -27,7 +28,7 @@ struct RunFlags {
     std::string cpus;  // --cpus: CPU list to pin threads to
     bool print_logits = false, print_ids = false, ignore_eos = false, raw = false;
     bool system_on_command_line = false;  // a config file's `system` is just unused where it cannot apply
-    SamplingParams sampling;
+    SamplingFlags sampling;  // --temp, --top-k, ... (tools/sampling_flags.h)
     MemCheckFlags mem_check;  // --mem, --no-mem-check
 };
 
@@ -94,14 +95,7 @@ int run(const RunFlags& f, CLI::App& app) {
     const ModelConfig& cfg = model->config();
 
     // Sampling: the model's generation defaults, then whatever the user set explicitly.
-    SamplingParams sp = sampling_defaults(*model);
-    if (app.count("--temp")) sp.temperature = f.sampling.temperature;
-    if (app.count("--top-k")) sp.top_k = f.sampling.top_k;
-    if (app.count("--top-p")) sp.top_p = f.sampling.top_p;
-    if (app.count("--min-p")) sp.min_p = f.sampling.min_p;
-    if (app.count("--repeat-penalty")) sp.repeat_penalty = f.sampling.repeat_penalty;
-    if (app.count("--repeat-last-n")) sp.repeat_last_n = f.sampling.repeat_last_n;
-    if (app.count("--seed")) sp.seed = f.sampling.seed;
+    const SamplingParams sp = f.sampling.resolve(*model, app);
 
     std::unique_ptr<ChatFormat> chat;
     if (use_chat_template(*model, f)) chat = std::make_unique<ChatFormat>(*model);
@@ -194,14 +188,7 @@ Command add_run_command(CLI::App& app) {
         ->check(CLI::IsMember({"f32", "f16", "q8"}))
         ->capture_default_str();
     sub->add_option("--kv-mem", f->kv_mem, "KV cache size in bytes, e.g. 512M (default: sized for --ctx)");
-    sub->add_option("--temp", f->sampling.temperature, "Temperature; 0 = greedy (default: model's generation config)");
-    sub->add_option("--top-k", f->sampling.top_k, "Top-k (0 = off)");
-    sub->add_option("--top-p", f->sampling.top_p, "Top-p (1 = off)")->check(CLI::Range(0.0, 1.0));
-    sub->add_option("--min-p", f->sampling.min_p, "Min-p (0 = off)")->check(CLI::Range(0.0, 1.0));
-    sub->add_option("--repeat-penalty", f->sampling.repeat_penalty, "Repetition penalty (1 = off)")
-        ->check(CLI::PositiveNumber);
-    sub->add_option("--repeat-last-n", f->sampling.repeat_last_n, "Tokens the penalty looks back (-1 = all)");
-    sub->add_option("--seed", f->sampling.seed, "Random seed (same seed, same output)");
+    f->sampling.add_to(sub);
     sub->add_flag("--print-logits", f->print_logits, "Print the prompt's last-position logits, one per line");
     sub->add_flag("--print-ids", f->print_ids, "Print generated token ids (comma-separated) instead of text");
     sub->add_flag("--ignore-eos", f->ignore_eos, "Keep generating past end-of-sequence tokens");
