@@ -135,27 +135,10 @@ WeightBytes source_weight_bytes(const PlanSource& src, DType type) {
     return w;
 }
 
-uint64_t kv_bytes_per_token(const ModelConfig& c, DType kv_type) {
-    if (!is_kv_type(kv_type))
-        throw std::invalid_argument("KV cache type must be f16, q8 or f32, not " + std::string(dtype_name(kv_type)));
-    // The pool's own arithmetic (runtime/kv_cache.h), so plan and pool cannot disagree.
-    const KvCacheShape shape{int(c.n_layers), int(c.n_kv_heads), int(c.head_dim), 16, kv_type};
-    return uint64_t(ember::kv_bytes_per_token(shape));
-}
-
-uint64_t graph_scratch_bytes(const ModelConfig& c, int64_t max_batch, int64_t max_context, int n_threads) {
-    // LlamaGraph (runtime/llama_graph.h), floats:
-    //   x, xn, proj [B, H]; q, attn [B, nh*hd]; k_new, v_new [B, nkv*hd]; gate, up [B, F];
-    //   cos, sin [B, hd/2]; scores [n_threads, max_context].
-    const uint64_t B = uint64_t(max_batch), H = uint64_t(c.hidden_size), F = uint64_t(c.intermediate_size),
-                   q = uint64_t(c.n_heads * c.head_dim), kv = uint64_t(c.n_kv_heads * c.head_dim),
-                   hd = uint64_t(c.head_dim);
-    const uint64_t floats = B * (3 * H + 2 * q + 2 * kv + 2 * F + hd) + uint64_t(n_threads) * uint64_t(max_context);
-    return floats * 4;
-}
-
 namespace {
 
+// The pool's shape at this kv type (runtime/kv_cache.h; its default block size), so plan
+// and pool use the same arithmetic. Throws for a type the pool does not store.
 KvCacheShape pool_shape(const ModelConfig& c, DType kv_type) {
     if (!is_kv_type(kv_type))
         throw std::invalid_argument("KV cache type must be f16, q8 or f32, not " + std::string(dtype_name(kv_type)));
@@ -163,6 +146,27 @@ KvCacheShape pool_shape(const ModelConfig& c, DType kv_type) {
     s.kv_type = kv_type;
     return s;
 }
+
+}  // namespace
+
+uint64_t kv_bytes_per_token(const ModelConfig& c, DType kv_type) {
+    return uint64_t(ember::kv_bytes_per_token(pool_shape(c, kv_type)));
+}
+
+uint64_t graph_scratch_bytes(const ModelConfig& c, int64_t max_batch, int64_t max_context, int n_threads) {
+    // LlamaGraph (runtime/llama_graph.h), floats:
+    //   x, xn, proj [B, H]; q, attn [B, nh*hd]; k_new, v_new [B, nkv*hd];
+    //   ffn [B, max(2F, nh*hd + 2 nkv*hd)] (gate|up, or the fused q|k|v output);
+    //   cos, sin [B, hd/2]; scores [n_threads, max_context].
+    const uint64_t B = uint64_t(max_batch), H = uint64_t(c.hidden_size), F = uint64_t(c.intermediate_size),
+                   q = uint64_t(c.n_heads * c.head_dim), kv = uint64_t(c.n_kv_heads * c.head_dim),
+                   hd = uint64_t(c.head_dim);
+    const uint64_t ffn = std::max(2 * F, q + 2 * kv);
+    const uint64_t floats = B * (3 * H + 2 * q + 2 * kv + ffn + hd) + uint64_t(n_threads) * uint64_t(max_context);
+    return floats * 4;
+}
+
+namespace {
 
 // What run_parallel_tests (runtime/bench.cpp) holds besides the main pool and graph, for
 // its largest test: P sequences of kParallelPrompt + n positions.
