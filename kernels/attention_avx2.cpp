@@ -9,6 +9,7 @@
 // so every kv type gets exactly the f32 arithmetic on its decoded values; f16 rows of
 // head_dim 64 / 128 are widened inside the same loops instead (identical values).
 #include <cstring>
+#include <type_traits>
 
 #include "kernels/kernels_avx2.h"
 #include "kernels/simd_avx2.h"
@@ -225,23 +226,19 @@ void attention(const float* q /* [head_dim] */, const PagedKvHead& kv, int64_t n
         return;
     }
     alignas(32) float buf[kDecodeFloats];  // decoded K or V rows [rows_per_pass, head_dim]
-    if ((head_dim == 64 || head_dim == 128) && f16_in_place(kv, head_dim)) {
-        for_each_f16_block(kv, kv.k, n_ctx, [&](const uint16_t* kb, int64_t t, int n) {
-            if (head_dim == 64)
-                block_scores_fixed<8>(q, kb, n, scale, scratch + t);
-            else
-                block_scores_fixed<16>(q, kb, n, scale, scratch + t);
-        });
-    } else {
-        for_each_row_chunk(kv, kv.k, n_ctx, head_dim, buf, [&](const float* kb, int64_t t, int n) {
-            if (head_dim == 64)
-                block_scores_fixed<8>(q, kb, n, scale, scratch + t);
-            else if (head_dim == 128)
-                block_scores_fixed<16>(q, kb, n, scale, scratch + t);
-            else
-                block_scores(q, kb, n, head_dim, scale, scratch + t);
-        });
-    }
+    // scratch[t, t + n) = scale * q . K rows of the chunk (f32 rows, or f16 read in place).
+    auto scores = [&](const auto* kb, int64_t t, int n) {
+        if (head_dim == 64)
+            block_scores_fixed<8>(q, kb, n, scale, scratch + t);
+        else if (head_dim == 128)
+            block_scores_fixed<16>(q, kb, n, scale, scratch + t);
+        else if constexpr (std::is_same_v<std::remove_cvref_t<decltype(*kb)>, float>)
+            block_scores(q, kb, n, head_dim, scale, scratch + t);
+    };
+    if ((head_dim == 64 || head_dim == 128) && f16_in_place(kv, head_dim))
+        for_each_f16_block(kv, kv.k, n_ctx, scores);
+    else
+        for_each_row_chunk(kv, kv.k, n_ctx, head_dim, buf, scores);
     softmax(scratch, n_ctx);  // scratch: attention probabilities [n_ctx]
     if (head_dim == 64)
         weighted_values_fixed<8>(kv, n_ctx, scratch, buf, out);
