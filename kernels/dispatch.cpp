@@ -56,7 +56,13 @@ CpuFeatures detect_cpu_features() {
     if (!osxsave || !avx || (read_xcr0() & 0x6) != 0x6) return f;  // no usable YMM state
     f.fma = ecx & (1u << 12);
     f.f16c = ecx & (1u << 29);
-    if (__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx)) f.avx2 = ebx & (1u << 5);
+    if (__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx)) {
+        f.avx2 = ebx & (1u << 5);
+        const bool avx512 = (ebx & (1u << 16)) && (ebx & (1u << 30)) && (ebx & (1u << 31));  // F, BW, VL
+        const bool vnni = ecx & (1u << 11);
+        // ZMM instructions fault unless the OS also saves opmask, ZMM0-15 high halves and ZMM16-31.
+        f.avx512_vnni = avx512 && vnni && (read_xcr0() & 0xe6) == 0xe6;
+    }
     if (__get_cpuid_count(7, 1, &eax, &ebx, &ecx, &edx)) f.avx_vnni = eax & (1u << 4);
     return f;
 }

@@ -50,7 +50,10 @@ struct PagedKvHead {
 };
 
 struct KernelTable {
-    const char* isa_name;  // "generic", "avx2", "neon", ...
+    const char* isa_name;  // "generic", "avx2", "neon", ... (the EMBER_ISA value)
+    // What the table runs on this CPU when that says more than isa_name, e.g.
+    // "avx2+avx512-vnni" (the instructions of its int8 matmuls); nullptr: isa_name.
+    const char* isa_detail = nullptr;
 
     // y[t, r] = sum_c W[r, c] * x[t, c] for t < n_tokens.
     // x: [n_tokens, w.cols] f32, y: [n_tokens, w.rows] f32 (no aliasing).
@@ -90,6 +93,9 @@ struct KernelTable {
     // groups) keeps the file layout, as the last rows of a repacked matrix do.
     MatrixView (*repack)(const MatrixView& w, void* out);
 };
+
+// isa_detail where set, else isa_name: what to print as "the kernels in use".
+inline const char* isa_description(const KernelTable& t) { return t.isa_detail != nullptr ? t.isa_detail : t.isa_name; }
 
 // The scalar reference table: always built, the test oracle and the fallback.
 const KernelTable& reference_kernels();

@@ -2,7 +2,10 @@
 // with -mavx2 -mfma -mf16c) or, for prefill-sized matmuls, to oneDNN. This file itself is
 // compiled for generic x86-64 (it holds no SIMD code), and dispatch.cpp hands the table out
 // only when the CPU and OS support AVX2 + FMA + F16C.
+#include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <iterator>
 #include <cstdlib>
 #include <cstring>
 #include <limits>
@@ -61,7 +64,7 @@ GemmPath choose(const MatrixView& w, int64_t n_tokens) {
     if (forced != GemmPath::kAuto) return n_tokens > 1 ? forced : GemmPath::kAvx2;
     if (n_tokens < kOnednnMinTokens) return GemmPath::kAvx2;
     if (w.dtype != DType::Q4 && w.dtype != DType::Q8) return GemmPath::kOnednnF32;
-    if (w.dtype == DType::Q4 && avx2::avx_vnni_enabled()) return GemmPath::kAvx2;
+    if (w.dtype == DType::Q4 && avx2::int8_dot() != avx2::Int8Dot::kAvx2) return GemmPath::kAvx2;
     return w.rows >= 4 * w.cols && onednn::f32_has_avx512() ? GemmPath::kOnednnF32 : GemmPath::kAvx2;
 }
 
@@ -87,7 +90,7 @@ void matmul_avx2(const MatrixView& w, const float* x, float* y, int64_t n_tokens
             break;
     }
     if (quant)
-        avx2::matmul_quant(w, avx2::quantize_acts(x, n_tokens, w.cols), y, n_tokens, avx2::avx_vnni_enabled());
+        avx2::matmul_quant(w, avx2::quantize_acts(x, n_tokens, w.cols), y, n_tokens, avx2::int8_dot());
     else
         avx2::matmul_float(w, x, y, n_tokens);
 }
@@ -104,14 +107,54 @@ MatrixView repack_avx2(const MatrixView& w, void* out) {
     return il8::repack(w, out);
 }
 
+// "avx2", or "avx2+avx-vnni" / "avx2+avx512-vnni" when the int8 kernels use VNNI.
+const char* avx2_detail() {
+    switch (avx2::int8_dot()) {
+        case avx2::Int8Dot::kAvxVnni: return "avx2+avx-vnni";
+        case avx2::Int8Dot::kAvx512Vnni: return "avx2+avx512-vnni";
+        default: return "avx2";
+    }
+}
+
 }  // namespace
 
-bool avx2::avx_vnni_enabled() {
-    static const bool enabled = [] {
-        const char* v = std::getenv("EMBER_AVX_VNNI");
-        return cpu_features().avx_vnni && !(v != nullptr && std::strcmp(v, "0") == 0);
+bool avx2::cpu_has(Int8Dot dot) {
+    switch (dot) {
+        case Int8Dot::kAvx2: return true;  // the table itself requires AVX2
+        case Int8Dot::kAvxVnni: return cpu_features().avx_vnni;
+        case Int8Dot::kAvx512Vnni: return cpu_features().avx512_vnni;
+    }
+    return false;
+}
+
+const char* avx2::int8_dot_name(Int8Dot dot) {
+    switch (dot) {
+        case Int8Dot::kAvx2: return "avx2";
+        case Int8Dot::kAvxVnni: return "avx-vnni";
+        case Int8Dot::kAvx512Vnni: return "avx512-vnni";
+    }
+    return "?";
+}
+
+avx2::Int8Dot avx2::int8_dot() {
+    static const Int8Dot chosen = [] {
+        using enum Int8Dot;
+        const Int8Dot levels[] = {kAvx512Vnni, kAvxVnni, kAvx2};  // best first
+        const char* cap = std::getenv("EMBER_INT8_DOT");
+        if (cap != nullptr && std::none_of(std::begin(levels), std::end(levels),
+                                           [&](Int8Dot d) { return std::strcmp(cap, int8_dot_name(d)) == 0; })) {
+            std::fprintf(stderr, "ember: warning: EMBER_INT8_DOT=%s: unknown (valid: avx2|avx-vnni|avx512-vnni); ignored\n",
+                         cap);
+            cap = nullptr;
+        }
+        bool at_or_below_cap = cap == nullptr;
+        for (const Int8Dot dot : levels) {
+            at_or_below_cap = at_or_below_cap || std::strcmp(cap, int8_dot_name(dot)) == 0;
+            if (at_or_below_cap && cpu_has(dot)) return dot;
+        }
+        return kAvx2;
     }();
-    return enabled;
+    return chosen;
 }
 
 bool avx2::matmul_onednn_s8(const MatrixView& w, const float* x, float* y, int64_t n_tokens, float max_outlier_ratio,
@@ -128,6 +171,7 @@ bool avx2::matmul_onednn_s8(const MatrixView& w, const float* x, float* y, int64
 const KernelTable& avx2_kernels() {
     static const KernelTable table = {
         .isa_name = "avx2",
+        .isa_detail = avx2_detail(),
         .matmul = matmul_avx2,
         .rmsnorm = avx2::rmsnorm,
         .rope = avx2::rope,

@@ -33,15 +33,27 @@ QuantizedActs quantize_acts(const float* x, int64_t n_tokens, int64_t cols);
 // rounding. Returns this thread's scratch slot kActsF32: [n_tokens, cols].
 const float* dequantize_acts(const QuantizedActs& a, int64_t n_tokens, int64_t cols);
 
+// Which instructions the int8 group kernels use for their dot products. All give
+// identical results; each needs the CPU feature of the same name (cpu_features()).
+enum class Int8Dot {
+    kAvx2,       // VPMADDUBSW + VPMADDWD on YMM
+    kAvxVnni,    // VPDPBUSD on YMM (AVX-VNNI)
+    kAvx512Vnni  // VPDPBUSD on ZMM, two groups (16 rows) per register (AVX-512 VNNI)
+};
+
 // y[t, r] = sum_c W[r, c] * x[t, c] with int8 activations (per-32-block scales), for
 // w.dtype Q4 or Q8, any layout (kernels/matmul_quant_avx2.cpp); OpenMP over 8-row groups,
 // static: each y element comes from one thread in a fixed order, so results depend
-// neither on the thread count nor on n_tokens. avx_vnni: use the AVX-VNNI group kernels
-// (only if cpu_features().avx_vnni; same results).
-void matmul_quant(const MatrixView& w, const QuantizedActs& x, float* y, int64_t n_tokens, bool avx_vnni);
+// neither on the thread count nor on n_tokens (nor on `dot`).
+void matmul_quant(const MatrixView& w, const QuantizedActs& x, float* y, int64_t n_tokens, Int8Dot dot);
 
-// Whether the table uses AVX-VNNI: the CPU has it and EMBER_AVX_VNNI is not "0".
-bool avx_vnni_enabled();
+// What the table uses: the best this CPU has, capped by EMBER_INT8_DOT=avx2|avx-vnni|
+// avx512-vnni (for A/B measurements; a level the CPU lacks falls back to the best it has).
+Int8Dot int8_dot();
+// Its name as EMBER_INT8_DOT spells it.
+const char* int8_dot_name(Int8Dot dot);
+// Whether this CPU can run `dot`.
+bool cpu_has(Int8Dot dot);
 
 // Same contract as KernelTable::matmul for F32, F16 and BF16 weights (f32 activations).
 void matmul_float(const MatrixView& w, const float* x, float* y, int64_t n_tokens);

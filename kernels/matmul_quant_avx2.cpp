@@ -20,15 +20,27 @@ namespace {
 
 constexpr int64_t kParallelMinMacs = 32768;  // below this a matmul stays on one thread
 constexpr int64_t kGroupsPerChunk = 4;       // 32 rows share each pass over a token group's activations
+// AVX-512 pairs from this many tokens. Below it the matmul streams its weights from DRAM
+// with few multiply-adds per byte, and one group at a time (one sequential stream) was
+// measured faster than a pair's two streams 8 rows apart: decode (1 token) 137-141 vs
+// 89-93 t/s, batched decode x2/x4 also slower, x5..x8 faster (docs/benchmarks.md).
+constexpr int64_t kPairMinTokens = kGroupPassTokens + 1;
 
 using GroupPass = void (*)(const uint8_t*, const QuantizedActs&, int64_t, int, int64_t, int64_t, float*);
+using PairPass = void (*)(const uint8_t*, const uint8_t*, const QuantizedActs&, int64_t, int, int64_t, int64_t, float*);
 
 }  // namespace
 
-void matmul_quant(const MatrixView& w, const QuantizedActs& x, float* y, int64_t n_tokens, bool avx_vnni) {
+void matmul_quant(const MatrixView& w, const QuantizedActs& x, float* y, int64_t n_tokens, Int8Dot dot) {
     const bool q4 = w.dtype == DType::Q4;
-    const GroupPass pass = q4 ? (avx_vnni ? group_pass_q4_vnni : group_pass_q4)
-                              : (avx_vnni ? group_pass_q8_vnni : group_pass_q8);
+    // AVX-512 VNNI runs two groups per pass where both are whole and the call has more
+    // tokens than one pass; a lone or partial group, and small calls, take the AVX-VNNI
+    // kernel (same results).
+    const bool vnni = dot != Int8Dot::kAvx2;
+    const GroupPass pass = q4 ? (vnni ? group_pass_q4_vnni : group_pass_q4) : (vnni ? group_pass_q8_vnni : group_pass_q8);
+    const PairPass pair_pass = dot != Int8Dot::kAvx512Vnni || n_tokens < kPairMinTokens
+                                   ? nullptr
+                                   : (q4 ? pair_pass_q4_avx512 : pair_pass_q8_avx512);
     const int64_t n_groups = (w.rows + il8::kGroupRows - 1) / il8::kGroupRows;
     const int64_t in_place = w.layout == WeightLayout::kInterleaved8 ? w.rows / il8::kGroupRows : 0;
     const int64_t group_bytes = x.n_blocks * il8::group_block_bytes(w.dtype);
@@ -55,7 +67,15 @@ void matmul_quant(const MatrixView& w, const QuantizedActs& x, float* y, int64_t
         // Token passes outside, groups inside: a pass's activations stay in L1 for all groups.
         for (int64_t t0 = 0; t0 < n_tokens; t0 += kGroupPassTokens) {
             const int n = int(min_i64(kGroupPassTokens, n_tokens - t0));
-            for (int64_t i = 0; i < count; ++i) pass(groups[i], x, t0, n, (first + i) * il8::kGroupRows, w.rows, y);
+            for (int64_t i = 0; i < count; ++i) {
+                const int64_t r0 = (first + i) * il8::kGroupRows;
+                if (pair_pass != nullptr && i + 1 < count && r0 + 2 * il8::kGroupRows <= w.rows) {
+                    pair_pass(groups[i], groups[i + 1], x, t0, n, r0, w.rows, y);
+                    ++i;
+                } else {
+                    pass(groups[i], x, t0, n, r0, w.rows, y);
+                }
+            }
         }
     }
 }

@@ -1,6 +1,7 @@
-// Internal to the AVX2 q4/q8 matmul files: the group kernels (quant_group_avx2.cpp, and
-// quant_group_vnni.cpp with AVX-VNNI), which matmul_quant_avx2.cpp runs over a matrix's
-// groups for any number of tokens. No SIMD types here.
+// Internal to the AVX2 q4/q8 matmul files: the group kernels (quant_group_avx2.cpp,
+// quant_group_vnni.cpp with AVX-VNNI, quant_group_avx512.cpp with AVX-512 VNNI), which
+// matmul_quant_avx2.cpp runs over a matrix's groups for any number of tokens. No SIMD
+// types here.
 #pragma once
 #include <cstdint>
 
@@ -23,5 +24,13 @@ void group_pass_q4_vnni(const uint8_t* group, const QuantizedActs& x, int64_t t0
                         float* y);
 void group_pass_q8_vnni(const uint8_t* group, const QuantizedActs& x, int64_t t0, int n, int64_t r0, int64_t rows,
                         float* y);
+
+// AVX-512 VNNI: groups g0 and g1 (any two, e.g. consecutive groups of a repacked matrix)
+// as rows [r0, r0 + 8) and [r0 + 8, r0 + 16) of y, in one pass; all 16 rows must exist
+// (r0 + 16 <= rows). Same results as two group passes.
+void pair_pass_q4_avx512(const uint8_t* g0, const uint8_t* g1, const QuantizedActs& x, int64_t t0, int n, int64_t r0,
+                         int64_t rows, float* y);
+void pair_pass_q8_avx512(const uint8_t* g0, const uint8_t* g1, const QuantizedActs& x, int64_t t0, int n, int64_t r0,
+                         int64_t rows, float* y);
 
 }  // namespace ember::avx2

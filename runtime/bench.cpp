@@ -171,7 +171,7 @@ BenchReport run_bench(const Model& model, const BenchOptions& opts) {
     if (opts.prefix_history > 0 && opts.prefix_new < 1) throw std::invalid_argument("--prefix-new must be at least 1");
 
     BenchReport r;
-    r.isa = kernels().isa_name;
+    r.isa = isa_description(kernels());
     r.n_threads = omp_get_max_threads();
     r.ctx = opts.ctx;
     r.repetitions = opts.repetitions;

@@ -69,7 +69,7 @@ ModelSummary summarize_model(const Model& model, const std::string& name, bool s
 
 struct BenchReport {
     ModelSummary model;
-    std::string isa;  // kernel table in use, "generic", "avx2"
+    std::string isa;  // kernel table in use: "generic", "avx2", "avx2+avx512-vnni", "neon", ...
     int n_threads = 0;
     int64_t ctx = 0;
     int repetitions = 0;

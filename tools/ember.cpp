@@ -12,7 +12,7 @@ int main(int argc, char** argv) {
     app.require_subcommand(1);
     // The kernel table is part of the version: tests (and bug reports) need to know which
     // arithmetic produced a result (the int8 tables quantize activations; generic does not).
-    app.set_version_flag("--version", std::string("ember 0.1.0 (kernels: ") + ember::kernels().isa_name + ")");
+    app.set_version_flag("--version", std::string("ember 0.1.0 (kernels: ") + ember::isa_description(ember::kernels()) + ")");
     const std::vector<ember::cli::Command> commands = {
         ember::cli::add_run_command(app),
         ember::cli::add_info_command(app),

@@ -190,11 +190,15 @@ int main(int argc, char** argv) {
 #if defined(EMBER_HAVE_AVX2_KERNELS)
         if (best.isa_name == std::string("avx2")) {
             bench_gemm("avx2-int8", [](const MatrixView& w, const float* x, float* y, int64_t n) {
-                avx2::matmul_quant(w, avx2::quantize_acts(x, n, w.cols), y, n, false);
+                avx2::matmul_quant(w, avx2::quantize_acts(x, n, w.cols), y, n, avx2::Int8Dot::kAvx2);
             }, s, T, reps);
-            if (cpu_features().avx_vnni && s.dtype == DType::Q4)
+            if (cpu_features().avx_vnni)
                 bench_gemm("avx-vnni", [](const MatrixView& w, const float* x, float* y, int64_t n) {
-                    avx2::matmul_quant(w, avx2::quantize_acts(x, n, w.cols), y, n, true);
+                    avx2::matmul_quant(w, avx2::quantize_acts(x, n, w.cols), y, n, avx2::Int8Dot::kAvxVnni);
+                }, s, T, reps);
+            if (cpu_features().avx512_vnni)
+                bench_gemm("avx512-vnni", [](const MatrixView& w, const float* x, float* y, int64_t n) {
+                    avx2::matmul_quant(w, avx2::quantize_acts(x, n, w.cols), y, n, avx2::Int8Dot::kAvx512Vnni);
                 }, s, T, reps);
             bench_gemm("onednn-f32", [](const MatrixView& w, const float* x, float* y, int64_t n) {
                 onednn::matmul_f32(w, x, y, n, avx2::decode_rows_f32);

@@ -99,6 +99,9 @@ TEST_CASE("CPU features agree with /proc/cpuinfo") {
     CHECK(f.fma == (flags.count("fma") == 1));
     CHECK(f.f16c == (flags.count("f16c") == 1));
     CHECK(f.avx_vnni == (flags.count("avx_vnni") == 1));
+    CHECK(f.avx512_vnni == (flags.count("avx512f") + flags.count("avx512bw") + flags.count("avx512vl") +
+                                flags.count("avx512_vnni") ==
+                            4));
     CHECK_FALSE(f.neon);
 #elif defined(__aarch64__) && defined(__linux__)
     const std::set<std::string> flags = cpuinfo_words("Features");

@@ -99,28 +99,36 @@ struct Path {
     MatmulFn fn;
 };
 
+// The int8 kernels with the AVX2 dot products, reading w's file layout.
 const Path kAvx2Int8{"avx2-int8", [](const MatrixView& w, const float* x, float* y, int64_t n) {
-                         avx2::matmul_quant(w, avx2::quantize_acts(x, n, w.cols), y, n, false);
-                     }};
-// The AVX-VNNI tile where the CPU has it (else the same as avx2-int8).
-const Path kAvx2Vnni{"avx2-int8 avx-vnni", [](const MatrixView& w, const float* x, float* y, int64_t n) {
-                         avx2::matmul_quant(w, avx2::quantize_acts(x, n, w.cols), y, n, cpu_features().avx_vnni);
+                         avx2::matmul_quant(w, avx2::quantize_acts(x, n, w.cols), y, n, avx2::Int8Dot::kAvx2);
                      }};
 // The interleaved-8 layout the AVX2 table repacks q4/q8 matrices into at load
 // (kernels/interleaved8.h): a copy of w repacked in place, then the int8 kernels.
-void matmul_repacked(const MatrixView& w, const float* x, float* y, int64_t n, bool vnni) {
+void matmul_repacked(const MatrixView& w, const float* x, float* y, int64_t n, avx2::Int8Dot dot) {
     std::vector<uint8_t> copy(static_cast<const uint8_t*>(w.data), static_cast<const uint8_t*>(w.data) + w.rows * w.row_bytes);
     MatrixView packed = w;
     packed.data = copy.data();
     if (il8::can_repack(packed)) packed = il8::repack(packed, copy.data());
-    avx2::matmul_quant(packed, avx2::quantize_acts(x, n, w.cols), y, n, vnni);
+    avx2::matmul_quant(packed, avx2::quantize_acts(x, n, w.cols), y, n, dot);
 }
 const Path kAvx2Repacked{"avx2-int8 repacked", [](const MatrixView& w, const float* x, float* y, int64_t n) {
-                             matmul_repacked(w, x, y, n, false);
+                             matmul_repacked(w, x, y, n, avx2::Int8Dot::kAvx2);
                          }};
-const Path kAvx2RepackedVnni{"avx2-int8 repacked avx-vnni", [](const MatrixView& w, const float* x, float* y, int64_t n) {
-                                 matmul_repacked(w, x, y, n, cpu_features().avx_vnni);
-                             }};
+// Every dot-product level (avx2, avx-vnni, avx512-vnni); the test runs those this CPU has.
+constexpr avx2::Int8Dot kInt8Dots[] = {avx2::Int8Dot::kAvx2, avx2::Int8Dot::kAvxVnni, avx2::Int8Dot::kAvx512Vnni};
+// The int8 kernels at one level, on w's file layout or repacked.
+Path int8_path(avx2::Int8Dot dot, bool repacked) {
+    static const char* const names[2][3] = {
+        {"avx2-int8", "avx2-int8 avx-vnni", "avx2-int8 avx512-vnni"},
+        {"avx2-int8 repacked", "avx2-int8 repacked avx-vnni", "avx2-int8 repacked avx512-vnni"}};
+    return {names[repacked][int(dot)], [dot, repacked](const MatrixView& w, const float* x, float* y, int64_t n) {
+                if (repacked)
+                    matmul_repacked(w, x, y, n, dot);
+                else
+                    avx2::matmul_quant(w, avx2::quantize_acts(x, n, w.cols), y, n, dot);
+            }};
+}
 const Path kAvx2Float{"avx2-float", avx2::matmul_float};
 const Path kOnednnF32{"onednn-f32", [](const MatrixView& w, const float* x, float* y, int64_t n) {
                           REQUIRE(onednn::matmul_f32(w, x, y, n, avx2::decode_rows_f32));
@@ -233,7 +241,13 @@ TEST_CASE("every batched matmul path matches double precision on odd and real sh
         {1, 33, {1, 5, 64}},           {7, 1023, {1, 5, 64}},     {17, 129, {1, 5, 64, 512}},
         {129, 127, {1, 5, 64, 512}},   {33, 1023, {5, 512}},      {896, 896, {1, 64, 512}},
         {128, 896, {1, 5, 512}},       {4864, 896, {1, 64}},      {896, 4864, {1, 5, 64}},
+        // AVX-512 pairs (calls of 5+ tokens): 5 groups are two 16-row pairs, then a lone
+        // group in its own chunk; 3 groups a pair and a lone group in one chunk. 6 and 7
+        // tokens end with passes of 2 and 3 tokens.
+        {40, 65, {1, 5, 64}},  {24, 96, {1, 6, 7}},
     };
+    for (const avx2::Int8Dot dot : kInt8Dots)
+        MESSAGE("int8 dot level " << std::string(avx2::int8_dot_name(dot)) << std::string(avx2::cpu_has(dot) ? ": tested" : ": not on this CPU"));
     for (const Case& c : cases) {
         for (DType dtype : {DType::Q4, DType::Q8, DType::F16, DType::BF16, DType::F32}) {
             const bool quant = dtype == DType::Q4 || dtype == DType::Q8;
@@ -246,11 +260,15 @@ TEST_CASE("every batched matmul path matches double precision on odd and real sh
                 check_path(kTable, quant ? Bound::kOnednnQ8Acts : Bound::kOnednnF32, m, x, n, what);
                 check_path(quant ? kAvx2Int8 : kAvx2Float, quant ? Bound::kQ8Acts : Bound::kF32, m, x, n, what);
                 if (quant) {
-                    // Integer block dots are exact on both, so the AVX-VNNI kernels must agree bit for bit.
+                    // Integer block dots are exact at every level, so the AVX-VNNI and AVX-512
+                    // VNNI kernels (16-row pairs, lone groups, partial groups) agree bit for bit.
                     const std::vector<float> file = run(kAvx2Int8, m, x, n), repacked = run(kAvx2Repacked, m, x, n);
-                    CHECK_MESSAGE(file == run(kAvx2Vnni, m, x, n), "avx-vnni differs: " << what);
                     check_path(kAvx2Repacked, Bound::kQ8Acts, m, x, n, what + " repacked");
-                    CHECK_MESSAGE(repacked == run(kAvx2RepackedVnni, m, x, n), "repacked avx-vnni differs: " << what);
+                    for (const avx2::Int8Dot dot : kInt8Dots) {
+                        if (dot == avx2::Int8Dot::kAvx2 || !avx2::cpu_has(dot)) continue;
+                        CHECK_MESSAGE(file == run(int8_path(dot, false), m, x, n), std::string(int8_path(dot, false).name) << " differs: " << what);
+                        CHECK_MESSAGE(repacked == run(int8_path(dot, true), m, x, n), std::string(int8_path(dot, true).name) << " differs: " << what);
+                    }
                     // One kernel family reads both layouts: the same bytes give the same sums.
                     CHECK_MESSAGE(repacked == file, "repacked differs from the file layout: " << what);
                     // Every row of every matmul goes through the same per-token arithmetic, so a
@@ -298,7 +316,7 @@ TEST_CASE("the q8 lm_head shape (151936 x 896) matvec matches double precision")
     const Weights m = make_weights(DType::Q8, 151936, 896, 5);
     const std::vector<float> x = gaussian(896, 6);
     check_path(kAvx2Int8, Bound::kQ8Acts, m, x, 1, describe(DType::Q8, 151936, 896, 1));
-    check_path(kAvx2RepackedVnni, Bound::kQ8Acts, m, x, 1, describe(DType::Q8, 151936, 896, 1) + " repacked");
+    check_path(int8_path(avx2::int8_dot(), true), Bound::kQ8Acts, m, x, 1, describe(DType::Q8, 151936, 896, 1) + " repacked");
 }
 
 TEST_CASE("batched matmul paths do not depend on the thread count") {
@@ -307,9 +325,11 @@ TEST_CASE("batched matmul paths do not depend on the thread count") {
     for (DType dtype : {DType::Q4, DType::Q8, DType::F32}) {
         const Weights m = make_weights(dtype, 700, 896, 11);  // several oneDNN tiles and a short last one
         const std::vector<float> x = gaussian(64 * 896, 12);
+        const Path best = int8_path(avx2::int8_dot(), false), best_repacked = int8_path(avx2::int8_dot(), true);
         const Path* own = dtype == DType::F32 ? &kAvx2Float : &kAvx2Int8;
-        const Path* own_vnni = dtype == DType::F32 ? &kAvx2Float : &kAvx2Vnni;
-        for (const Path* p : {own, own_vnni, &kOnednnF32, &kOnednnF32OnQ8, &kOnednnS8, &kTable}) {
+        const Path* own_best = dtype == DType::F32 ? &kAvx2Float : &best;
+        const Path* own_repacked = dtype == DType::F32 ? &kAvx2Float : &best_repacked;
+        for (const Path* p : {own, own_best, own_repacked, &kOnednnF32, &kOnednnF32OnQ8, &kOnednnS8, &kTable}) {
             omp_set_num_threads(1);
             const std::vector<float> one = run(*p, m, x, 64);
             omp_set_num_threads(2);
