@@ -6,7 +6,9 @@ Checks
      per test with the llama-bench fields and sane values; the markdown table form.
   2. bench --synthetic qwen2.5-7b --type f32 --mem-limit 100M refuses (exit 1) and says
      how much it needs; unknown names are refused; --list names every built-in shape.
-  3. With ../shared/models/stories260K (else the rest is skipped): converted to f32, q8
+  3. EMBER_INT8_DOT=avx2 makes --version and bench name plain avx2; an unknown value
+     is ignored with a warning (only where the avx2 table runs).
+  4. With ../shared/models/stories260K (else the rest is skipped): converted to f32, q8
      and q4; bench on the q8 file; perplexity of the f32 model on text it generated
      greedily is low; on tests/bench/stories.txt finite; KL of f32 against itself is 0
      with 100% top-1 agreement; q8 against f32 small; q4 against f32 reported.
@@ -35,8 +37,9 @@ def check(ok: bool, msg: str) -> None:
         failures.append(msg)
 
 
-def ember(*args: str, expect_rc: int = 0) -> subprocess.CompletedProcess:
-    p = subprocess.run([EMBER, *args], capture_output=True, text=True, timeout=600)
+def ember(*args: str, expect_rc: int = 0, env: dict | None = None) -> subprocess.CompletedProcess:
+    p = subprocess.run([EMBER, *args], capture_output=True, text=True, timeout=600,
+                       env=None if env is None else {**os.environ, **env})
     if p.returncode != expect_rc:
         print(f"command: ember {' '.join(args)}\nrc {p.returncode}\nstdout:\n{p.stdout}\nstderr:\n{p.stderr}")
         raise SystemExit(f"FAIL: ember {' '.join(args)} exited {p.returncode}, expected {expect_rc}")
@@ -91,6 +94,25 @@ def bench_synthetic() -> None:
     names = ["qwen2.5-0.5b", "qwen2.5-1.5b", "qwen2.5-7b", "deepseek-r1-1.5b", "llama-3.2-1b", "llama-3-8b",
              "tinyllama-1.1b", "smollm2-135m"]
     check(all(n in lst for n in names), "--list names every built-in shape")
+
+
+def int8_dot_cap() -> None:
+    """EMBER_INT8_DOT caps the int8 dot-product level of the AVX2 table, which `--version`
+    and `bench` name (avx2, avx2+avx-vnni, avx2+avx512-vnni); an unknown value is ignored
+    with a warning."""
+    ver = ember("--version").stdout
+    if "kernels: avx2" not in ver:
+        print(f"SKIP EMBER_INT8_DOT checks: not the avx2 kernel table ({ver.strip()})")
+        return
+    capped = ember("--version", env={"EMBER_INT8_DOT": "avx2"})
+    check("(kernels: avx2)" in capped.stdout, f"EMBER_INT8_DOT=avx2: plain avx2 ({capped.stdout.strip()})")
+    bogus = ember("--version", env={"EMBER_INT8_DOT": "avx1024"})
+    check(bogus.stdout == ver and "EMBER_INT8_DOT=avx1024: unknown" in bogus.stderr,
+          f"unknown EMBER_INT8_DOT ignored with a warning: {bogus.stderr.strip()}")
+    cfg = os.path.join(HERE, "tiny_config.json")
+    row = json.loads(ember("bench", "--synthetic", cfg, "-p", "8", "-n", "0", "-r", "1", "--ttft", "0", "--ctx", "64",
+                           "--json", "-q", env={"EMBER_INT8_DOT": "avx2"}).stdout)[0]
+    check(row["isa"] == "avx2", f"bench names the capped level: {row['isa']}")
 
 
 def perplexity_json(*args: str) -> dict:
@@ -178,6 +200,7 @@ def main() -> int:
         print("SKIP: EMBER_BIN not set (run through meson test)")
         return 77
     bench_synthetic()
+    int8_dot_cap()
     if CONVERT and os.path.exists(CONVERT):
         stories()
     else:
