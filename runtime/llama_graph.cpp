@@ -12,6 +12,16 @@
 
 namespace ember {
 
+namespace {
+
+// The graph's per-token loops (norms, RoPE and K/V writes, bias splits, residual adds) run
+// on all threads once a chunk has this many tokens (prefill): single-threaded they left
+// the other threads idle for ~6 % of a prefill. Below it (decode) a fork/join would cost
+// more than the loop. Every token's arithmetic is the same either way.
+constexpr int64_t kParallelTokens = 16;
+
+}  // namespace
+
 bool fuse_projections_enabled() {
     static const bool enabled = [] {
         const char* v = std::getenv("EMBER_FUSE");
@@ -66,8 +76,10 @@ void LlamaGraph::forward_chunk(std::span<const int32_t> tokens, SequenceKv& seq,
     const auto& w = model_.weights();
 
     // inputs_embeds = embed_tokens(input_ids)                         x: [T, H]
+#pragma omp parallel for schedule(static) if (T >= kParallelTokens)
     for (int64_t t = 0; t < T; ++t) matrix_row_to_f32(w.embed, tokens[size_t(t)], &x_[size_t(t * H)]);
     // cos, sin = rotary_emb(position_ids)                             [T, head_dim/2]
+#pragma omp parallel for schedule(static) if (T >= kParallelTokens)
     for (int64_t t = 0; t < T; ++t) rope_.at(pos0 + t, &cos_[size_t(t * half)], &sin_[size_t(t * half)]);
 
     for (int64_t l = 0; l < cfg_.n_layers; ++l) {
@@ -80,6 +92,7 @@ void LlamaGraph::forward_chunk(std::span<const int32_t> tokens, SequenceKv& seq,
 
     // hidden = norm(hidden); logits = lm_head(hidden), for the last token or all.
     const int64_t first = all_logits ? 0 : T - 1, n_out = T - first;
+#pragma omp parallel for schedule(static) if (n_out >= kParallelTokens)
     for (int64_t t = first; t < T; ++t)
         k_.rmsnorm(&x_[size_t(t * H)], w.final_norm, &xn_[size_t(t * H)], H, float(cfg_.rms_eps));
     k_.matmul(w.lm_head, &xn_[size_t(first * H)], logits, n_out);
@@ -90,6 +103,7 @@ void LlamaGraph::forward_chunk(std::span<const int32_t> tokens, SequenceKv& seq,
 // forward() and forward_batch(): rows are tokens, whichever sequences they belong to.
 void LlamaGraph::project_qkv(const LayerWeights& L, int64_t T) {
     const int64_t H = cfg_.hidden_size, qdim = cfg_.n_heads * cfg_.head_dim, kvdim = cfg_.n_kv_heads * cfg_.head_dim;
+#pragma omp parallel for schedule(static) if (T >= kParallelTokens)
     for (int64_t t = 0; t < T; ++t)
         k_.rmsnorm(&x_[size_t(t * H)], L.attn_norm, &xn_[size_t(t * H)], H, float(cfg_.rms_eps));
     if (fuse_ && L.qkv_proj) {
@@ -98,6 +112,7 @@ void LlamaGraph::project_qkv(const LayerWeights& L, int64_t T) {
         const int64_t n = qdim + 2 * kvdim;
         float* qkv = ffn_.data();
         k_.matmul(*L.qkv_proj, xn_.data(), qkv, T);
+#pragma omp parallel for schedule(static) if (T >= kParallelTokens)
         for (int64_t t = 0; t < T; ++t) {
             const float* row = qkv + t * n;
             float* q = &q_[size_t(t * qdim)];
@@ -119,6 +134,7 @@ void LlamaGraph::project_qkv(const LayerWeights& L, int64_t T) {
     k_.matmul(L.k_proj, xn_.data(), k_new_.data(), T);
     k_.matmul(L.v_proj, xn_.data(), v_new_.data(), T);
     if (L.q_bias) {
+#pragma omp parallel for schedule(static) if (T >= kParallelTokens)
         for (int64_t t = 0; t < T; ++t) {
             for (int64_t i = 0; i < qdim; ++i) q_[size_t(t * qdim + i)] += L.q_bias[i];
             for (int64_t i = 0; i < kvdim; ++i) k_new_[size_t(t * kvdim + i)] += L.k_bias[i];
@@ -136,6 +152,8 @@ void LlamaGraph::attention_block(const LayerWeights& L, int layer, int64_t T, in
     project_qkv(L, T);
 
     // q, k = apply_rotary_pos_emb(q, k, cos, sin); past_key_value.update(k, v)
+    // (write_kv fills distinct rows of blocks reserved up front: safe in parallel)
+#pragma omp parallel for schedule(static) if (T >= kParallelTokens)
     for (int64_t t = 0; t < T; ++t) {
         const float* c = &cos_[size_t(t * half)];
         const float* s = &sin_[size_t(t * half)];
@@ -161,6 +179,7 @@ void LlamaGraph::attention_block(const LayerWeights& L, int layer, int64_t T, in
 
     // x += o_proj(attn)
     k_.matmul(L.o_proj, attn_.data(), proj_.data(), T);
+#pragma omp parallel for schedule(static) if (T >= kParallelTokens)
     for (int64_t i = 0; i < T * H; ++i) x_[size_t(i)] += proj_[size_t(i)];
 }
 
@@ -168,6 +187,7 @@ void LlamaGraph::attention_block(const LayerWeights& L, int layer, int64_t T, in
 // xn = post_attention_layernorm(x).
 void LlamaGraph::feed_forward_block(const LayerWeights& L, int64_t T) {
     const int64_t H = cfg_.hidden_size, F = cfg_.intermediate_size;
+#pragma omp parallel for schedule(static) if (T >= kParallelTokens)
     for (int64_t t = 0; t < T; ++t)
         k_.rmsnorm(&x_[size_t(t * H)], L.ffn_norm, &xn_[size_t(t * H)], H, float(cfg_.rms_eps));
     float* gate = ffn_.data();  // [T, F]  silu(gate) * up, the input of down_proj
@@ -184,6 +204,7 @@ void LlamaGraph::feed_forward_block(const LayerWeights& L, int64_t T) {
         k_.silu_mul(gate, up, gate, T * F);
     }
     k_.matmul(L.down_proj, gate, proj_.data(), T);  // [T, H]
+#pragma omp parallel for schedule(static) if (T >= kParallelTokens)
     for (int64_t i = 0; i < T * H; ++i) x_[size_t(i)] += proj_[size_t(i)];
 }
 
